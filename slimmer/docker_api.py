@@ -1,0 +1,336 @@
+"""The one module that talks to the Docker SDK.
+
+Everything slimmer creates (containers, images, volumes) carries the label
+`slimmer.session=<session id>`, is registered in the adapter's ledger and is
+removed by `cleanup()`, also after a failure or Ctrl-C.
+"""
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import threading
+import uuid
+from typing import BinaryIO, Callable, Iterable, Iterator
+
+import docker
+import docker.errors
+import requests
+
+from .errors import BadInput, DockerUnavailable, SlimError
+
+SESSION_LABEL = "slimmer.session"
+
+# docker/distribution reference grammar, simplified: [host[:port]/]name[:tag][@digest]
+_REFERENCE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+def check_reference(reference: str) -> str:
+    """Return the reference unchanged, or raise BadInput when it cannot be an image."""
+    if re.fullmatch(r"(sha256:)?[0-9a-f]{12,64}", reference):
+        return reference
+    if not reference or not _REFERENCE.match(reference):
+        raise BadInput(
+            "malformed image reference", repr(reference),
+            "use NAME[:TAG] or an image id, e.g. myapp:1.0 (lowercase name)")
+    return reference
+
+
+class StreamReader(io.RawIOBase):
+    """A file-like object over an iterator of byte chunks (docker save, get_archive)."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
+class Docker:
+    """A Docker client with a ledger of what this session created."""
+
+    def __init__(self, client: docker.DockerClient | None = None):
+        self.session = uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._containers: list[str] = []
+        self._images: list[str] = []
+        self._volumes: list[str] = []
+        try:
+            self.client = client or docker.from_env(timeout=300)
+            self.client.ping()
+        except docker.errors.DockerException as exc:
+            raise _unavailable(exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise _unavailable(exc) from exc
+        self.api = self.client.api
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {SESSION_LABEL: self.session}
+
+    def is_local(self) -> bool:
+        """True when the daemon runs on this host (unix socket), so /proc is shared."""
+        return self.api.base_url.startswith("http+docker://localhost") or \
+            self.api.base_url.startswith("http+unix://")
+
+    # --- images ---------------------------------------------------------------
+
+    def inspect_image(self, reference: str) -> dict:
+        check_reference(reference)
+        try:
+            return self.api.inspect_image(reference)
+        except docker.errors.ImageNotFound as exc:
+            raise BadInput(
+                "image not found", reference,
+                f"build or pull it first (docker pull {reference}); list local images with docker images") from exc
+        except docker.errors.APIError as exc:
+            raise _api_error("inspecting the image", reference, exc) from exc
+
+    def image_history(self, image_id: str) -> list[dict]:
+        try:
+            return self.api.history(image_id)
+        except docker.errors.APIError as exc:
+            raise _api_error("reading the image history", image_id, exc) from exc
+
+    def export_image(self, image_id: str) -> BinaryIO:
+        """`docker save` of one image as a readable stream (a tar of layer tars)."""
+        try:
+            chunks = self.api.get_image(image_id, chunk_size=1 << 20)
+        except docker.errors.APIError as exc:
+            raise _api_error("exporting the image", image_id, exc) from exc
+        return io.BufferedReader(StreamReader(chunks), buffer_size=1 << 20)
+
+    def remove_image(self, image_id: str) -> None:
+        try:
+            self.api.remove_image(image_id, force=False, noprune=False)
+        except docker.errors.NotFound:
+            pass
+
+    def track_image(self, image_id: str) -> None:
+        with self._lock:
+            self._images.append(image_id)
+
+    # --- containers -------------------------------------------------------------
+
+    def create_container(self, image: str, *, command=None, entrypoint=None, user=None,
+                         environment=None, working_dir=None, ports: Iterable[int] = (),
+                         name_hint: str = "run", extra_labels: dict | None = None,
+                         stop_signal: str | None = None) -> str:
+        port_bindings = {f"{port}/tcp": ("127.0.0.1", None) for port in ports}
+        host_config = self.api.create_host_config(port_bindings=port_bindings or None)
+        labels = dict(self.labels, **(extra_labels or {}))
+        try:
+            created = self.api.create_container(
+                image, command=command, entrypoint=entrypoint, user=user or "",
+                environment=environment, working_dir=working_dir or None,
+                ports=[f"{p}/tcp" for p in ports] or None, host_config=host_config,
+                labels=labels, name=f"slimmer-{self.session}-{name_hint}-{uuid.uuid4().hex[:6]}",
+                stop_signal=stop_signal or None, detach=True)
+        except docker.errors.ImageNotFound as exc:
+            raise BadInput("image not found", image, "build or pull it first") from exc
+        except docker.errors.APIError as exc:
+            raise _api_error("creating a container", image, exc) from exc
+        container_id = created["Id"]
+        with self._lock:
+            self._containers.append(container_id)
+        return container_id
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        try:
+            self.api.put_archive(container_id, path, tar_bytes)
+        except docker.errors.APIError as exc:
+            raise _api_error("copying files into the container", path, exc) from exc
+
+    def get_archive(self, container_id: str, path: str) -> tarfile.TarFile | None:
+        """The tar of PATH in the container (streamed), or None when PATH does not exist."""
+        try:
+            chunks, _stat = self.api.get_archive(container_id, path, chunk_size=1 << 20)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise _api_error("copying files out of the container", path, exc) from exc
+        stream = io.BufferedReader(StreamReader(chunks), buffer_size=1 << 20)
+        return tarfile.open(fileobj=stream, mode="r|")
+
+    def start(self, container_id: str) -> None:
+        try:
+            self.api.start(container_id)
+        except docker.errors.APIError as exc:
+            raise _api_error("starting the container", container_id[:12], exc) from exc
+
+    def inspect_container(self, container_id: str) -> dict:
+        return self.api.inspect_container(container_id)
+
+    def host_port(self, container_id: str, port: int) -> int | None:
+        info = self.inspect_container(container_id)
+        bindings = (info.get("NetworkSettings") or {}).get("Ports") or {}
+        for binding in bindings.get(f"{port}/tcp") or ():
+            if binding.get("HostPort"):
+                return int(binding["HostPort"])
+        return None
+
+    def container_ip(self, container_id: str) -> str | None:
+        info = self.inspect_container(container_id)
+        return ((info.get("NetworkSettings") or {}).get("IPAddress")) or None
+
+    def container_pid(self, container_id: str) -> int:
+        return int(self.inspect_container(container_id)["State"].get("Pid") or 0)
+
+    def is_running(self, container_id: str) -> bool:
+        return bool(self.inspect_container(container_id)["State"].get("Running"))
+
+    def exit_code(self, container_id: str) -> int | None:
+        state = self.inspect_container(container_id)["State"]
+        return None if state.get("Running") else int(state.get("ExitCode", 0))
+
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        try:
+            return int(self.api.wait(container_id, timeout=timeout)["StatusCode"])
+        except requests.exceptions.ReadTimeout as exc:
+            raise TimeoutError(f"container {container_id[:12]} still running after {timeout}s") from exc
+
+    def kill(self, container_id: str, signal: str | int) -> None:
+        try:
+            self.api.kill(container_id, signal=signal)
+        except docker.errors.APIError:
+            pass   # already stopped
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        try:
+            self.api.stop(container_id, timeout=timeout)
+        except docker.errors.APIError:
+            pass
+
+    def logs(self, container_id: str, tail: int | str = "all") -> str:
+        try:
+            raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail)
+        except docker.errors.APIError:
+            return ""
+        return raw.decode("utf-8", "replace")
+
+    def exec_run(self, container_id: str, argv: list[str], user: str | None = None,
+                 environment: dict | None = None, workdir: str | None = None) -> tuple[int, bytes]:
+        try:
+            exec_id = self.api.exec_create(container_id, argv, user=user or "",
+                                           environment=environment, workdir=workdir)
+            output = self.api.exec_start(exec_id)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError as exc:
+            raise _api_error("running a command in the container", " ".join(argv), exc) from exc
+        return (int(code) if code is not None else -1), output
+
+    def remove_container(self, container_id: str) -> None:
+        try:
+            self.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError:
+            pass
+        with self._lock:
+            if container_id in self._containers:
+                self._containers.remove(container_id)
+
+    # --- build -------------------------------------------------------------------
+
+    def build(self, context_dir: str, tag: str, on_line: Callable[[str], None] | None = None) -> str:
+        """docker build of CONTEXT_DIR/Dockerfile (legacy builder); returns the image id.
+
+        Intermediate images of this build are removed afterwards; the cache is not
+        used so that removing them never touches another build's images.
+        """
+        image_id = None
+        intermediate: list[str] = []
+        log: list[str] = []
+        try:
+            for event in self.api.build(path=context_dir, tag=tag, rm=True, forcerm=True,
+                                        nocache=True, decode=True, labels=None):
+                if "stream" in event:
+                    line = event["stream"]
+                    log.append(line)
+                    match = re.match(r"\s*---> ([0-9a-f]{12})\s*$", line)
+                    if match:
+                        intermediate.append(match.group(1))
+                    if on_line:
+                        on_line(line)
+                if "aux" in event and "ID" in event["aux"]:
+                    image_id = event["aux"]["ID"]
+                if "error" in event:
+                    raise SlimError("docker build of the generated Dockerfile failed",
+                                    event["error"].strip(),
+                                    f"rebuild by hand to see more: docker build {context_dir}")
+        except docker.errors.APIError as exc:
+            raise _api_error("building the slim image", context_dir, exc) from exc
+        finally:
+            self._intermediate_images = intermediate
+        if image_id is None:
+            image_id = self.api.inspect_image(tag)["Id"]
+        return image_id
+
+    def remove_intermediate(self, keep: Iterable[str]) -> None:
+        """Remove the images a build left behind, except KEEP (ids or prefixes)."""
+        keep = [k.replace("sha256:", "") for k in keep]
+        for short_id in reversed(getattr(self, "_intermediate_images", [])):
+            if any(k.startswith(short_id) for k in keep):
+                continue
+            try:
+                self.api.remove_image(short_id, force=False, noprune=False)
+            except docker.errors.APIError:
+                pass   # a parent of the slim image, or already gone
+
+    # --- cleanup -------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        with self._lock:
+            containers, self._containers = list(self._containers), []
+            images, self._images = list(self._images), []
+        for container_id in containers:
+            try:
+                self.api.remove_container(container_id, force=True, v=True)
+            except docker.errors.APIError:
+                pass
+        for image_id in images:
+            try:
+                self.api.remove_image(image_id, force=True)
+            except docker.errors.APIError:
+                pass
+
+
+def _unavailable(exc: Exception) -> DockerUnavailable:
+    text = str(exc)
+    if "Permission denied" in text or "PermissionError" in text:
+        return DockerUnavailable(
+            "permission denied on the Docker socket", text.splitlines()[0][:300],
+            "run as root, add your user to the docker group, or set DOCKER_HOST")
+    return DockerUnavailable(
+        "cannot reach the Docker daemon", text.splitlines()[0][:300] if text else type(exc).__name__,
+        "is the Docker daemon running? start dockerd or set DOCKER_HOST")
+
+
+def _api_error(doing: str, value: object, exc: docker.errors.APIError) -> SlimError:
+    explanation = getattr(exc, "explanation", None) or str(exc)
+    return SlimError(f"Docker failed while {doing}", f"{value}: {explanation}",
+                     "check the daemon log (journalctl -u docker) and retry")
+
+
+def chunks_of(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    while True:
+        block = stream.read(size)
+        if not block:
+            return
+        yield block
