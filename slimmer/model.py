@@ -237,6 +237,7 @@ class ProbeResult:
     error: str | None = None
     stable: bool = True        # False when two runs of the original differed: compare status only
     port: int | None = None
+    probe: object = None       # the concrete probe (HttpProbe/ExecProbe/...) to replay in verify
 
 
 # --- keep --------------------------------------------------------------------

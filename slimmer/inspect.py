@@ -1,0 +1,110 @@
+"""Stage 1, inspect: an image reference becomes an ImageInfo (config and layers)."""
+from __future__ import annotations
+
+from .docker_api import Docker
+from .model import Healthcheck, HistoryEntry, ImageConfig, ImageInfo, LayerInfo
+
+
+def inspect_image(docker: Docker, reference: str) -> ImageInfo:
+    raw = docker.inspect_image(reference)
+    history = docker.image_history(raw["Id"])
+    return image_info_from_api(reference, raw, history)
+
+
+def image_info_from_api(reference: str, raw: dict, history: list[dict]) -> ImageInfo:
+    """Pure: build ImageInfo from `docker image inspect` and `docker history` output.
+
+    Layer sizes are not in the inspect output; imagefs fills exact figures.
+    Here each layer gets the size of the history entry that made it:
+      1. history is newest-first from the API; reverse it;
+      2. entries with Size 0 whose instruction makes no layer (ENV, LABEL, CMD...)
+         are "empty"; the remaining entries pair up with RootFS.Layers in order;
+      3. when the counts disagree (squashed or imported images), layers keep
+         an empty created_by rather than a wrong one.
+    """
+    config = raw.get("Config") or {}
+    health = config.get("Healthcheck")
+    healthcheck = None
+    if health and health.get("Test"):
+        healthcheck = Healthcheck(
+            test=tuple(health["Test"]),
+            interval_ns=int(health.get("Interval") or 0),
+            timeout_ns=int(health.get("Timeout") or 0),
+            start_period_ns=int(health.get("StartPeriod") or 0),
+            retries=int(health.get("Retries") or 0),
+        )
+    image_config = ImageConfig(
+        entrypoint=tuple(config.get("Entrypoint") or ()),
+        cmd=tuple(config.get("Cmd") or ()),
+        env=tuple(config.get("Env") or ()),
+        workdir=config.get("WorkingDir") or "",
+        user=config.get("User") or "",
+        exposed_ports=tuple(sorted((config.get("ExposedPorts") or {}).keys())),
+        volumes=tuple(sorted((config.get("Volumes") or {}).keys())),
+        labels=tuple(sorted((config.get("Labels") or {}).items())),
+        healthcheck=healthcheck,
+        stop_signal=config.get("StopSignal") or "",
+        shell=tuple(config.get("Shell") or ()),
+    )
+    chronological = list(reversed(history))
+    entries = tuple(
+        HistoryEntry(created_by=_instruction(item.get("CreatedBy") or ""),
+                     empty_layer=_is_empty(item))
+        for item in chronological)
+    diff_ids = (raw.get("RootFS") or {}).get("Layers") or []
+    layer_history = [(entry, item) for entry, item in zip(entries, chronological) if not entry.empty_layer]
+    if len(layer_history) != len(diff_ids):
+        layer_history = [(HistoryEntry("", False), {})] * len(diff_ids)
+    layers = tuple(
+        LayerInfo(index=i, digest=digest, size_bytes=int(item.get("Size") or 0),
+                  created_by=entry.created_by)
+        for i, (digest, (entry, item)) in enumerate(zip(diff_ids, layer_history)))
+    return ImageInfo(
+        reference=reference,
+        id=raw["Id"],
+        repo_tags=tuple(raw.get("RepoTags") or ()),
+        size_bytes=int(raw.get("Size") or 0),
+        os=raw.get("Os") or "linux",
+        architecture=raw.get("Architecture") or "",
+        config=image_config,
+        layers=layers,
+        history=entries,
+    )
+
+
+_NO_LAYER = ("ENV", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "USER", "WORKDIR", "VOLUME",
+             "HEALTHCHECK", "STOPSIGNAL", "SHELL", "ARG", "ONBUILD", "MAINTAINER")
+
+
+def _instruction(created_by: str) -> str:
+    """'/bin/sh -c #(nop)  ENV A=b' -> 'ENV A=b'; '/bin/sh -c apt-get ...' -> 'RUN apt-get ...'."""
+    text = created_by.strip()
+    if text.startswith("/bin/sh -c #(nop)"):
+        return text[len("/bin/sh -c #(nop)"):].strip()
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text[len("/bin/sh -c "):].strip()
+    if text.startswith("|"):   # build args prefix "|1 ARG=x /bin/sh -c ..."
+        _, _, rest = text.partition(" /bin/sh -c ")
+        return "RUN " + rest.strip() if rest else text
+    return text
+
+
+def _is_empty(item: dict) -> bool:
+    if item.get("Size"):
+        return False
+    instruction = _instruction(item.get("CreatedBy") or "")
+    return instruction.split(" ", 1)[0].upper() in _NO_LAYER
+
+
+def default_slim_tag(image: ImageInfo) -> str:
+    """app:1.0 -> app:1.0-slim; app -> app:latest-slim; an id -> slimmer/<short id>:slim."""
+    reference = image.reference
+    if reference.startswith("sha256:") or reference == image.id[7:7 + len(reference)]:
+        return f"slimmer/{image.id[7:19]}:slim"
+    name, _, digest = reference.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = name.rsplit(":", 1)
+    else:
+        repo, tag = name, "latest"
+    return f"{repo}:{tag}-slim"
