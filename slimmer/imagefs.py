@@ -1,0 +1,465 @@
+"""The image filesystem stage: an index of an image's merged filesystem.
+
+Input is the `docker save` stream of one image: an outer tar holding
+manifest.json, the image config and one tar per layer (Docker 20.10 writes
+`<hex>/layer.tar`; Docker 25+ writes OCI `blobs/sha256/<hex>`). Everything is
+read in ONE streaming pass, outer and inner tars both in tarfile's "r|" mode;
+no file of the image ever touches the disk.
+
+How the layers merge (overlayfs semantics, as Docker's layer tars encode them):
+  1. layers apply bottom (index 0) to top, in manifest.json's "Layers" order,
+     whatever order the layer tars came in the stream;
+  2. within a layer, deletions apply first, to the lower layers only:
+     `DIR/.wh.NAME` deletes DIR/NAME and everything under it, and
+     `DIR/.wh..wh..opq` hides every lower-layer child of DIR;
+  3. then the layer's entries apply in tar order; an entry replaces the one
+     at the same path, and a non-directory replacing a directory hides the
+     whole lower subtree;
+  4. a path whose parent directory has no entry in any layer gets an
+     implicit parent (directory, 0755, root:root);
+  5. paths are normalised inside the image root: "../x", "/x" and "./x" all
+     become "/x", so a crafted layer can never name a path outside "/".
+
+Memory grows with the number of files, never with their bytes: a regular
+file's content is read only when it starts with the ELF magic (then the whole
+file, up to ELF_READ_CAP, for slimmer.elf) or "#!" (the first line), or when
+content hashes are asked for (then in chunks, hashed and dropped).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import tarfile
+import weakref
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterable
+
+from .elf import ELF_MAGIC, read_elf_info
+from .errors import BadInput
+from .model import EntryType, FsEntry, ImageIndex
+
+ELF_READ_CAP = 512 << 20        # larger ELF files are indexed without ElfInfo
+SHEBANG_MAX = 256
+STREAM_BUFFER = 1 << 20
+_JSON_MAX = 64 << 20            # config blobs are small; anything bigger is not one
+_CHUNK = 1 << 20
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+
+_SAVE_HINT = "pass the output of `docker save IMAGE` (one image), e.g. docker save app:1.0 -o app.tar"
+
+
+# --- per-layer data (xray reads this level) -----------------------------------
+
+@dataclass(frozen=True)
+class LayerFiles:
+    """What one layer tar holds, before merging.
+
+    entries are in tar order (a path may repeat; the later one wins).
+    whiteouts are the absolute paths this layer deletes from lower layers;
+    opaque_dirs the directories whose lower-layer children it hides.
+    hashes maps a regular file's path to the sha256 hex of its content
+    (hardlinks map to their target's), only when asked for.
+    """
+
+    member: str                       # name of the layer tar in the save archive
+    index: int                        # 0 = bottom layer
+    digest: str                       # diff_id "sha256:..." from the config ("" when unknown)
+    entries: tuple[FsEntry, ...]
+    whiteouts: tuple[str, ...]
+    opaque_dirs: tuple[str, ...]
+    hashes: dict[str, str] | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of file content this layer stores (hardlinks store none)."""
+        return sum(stored_bytes(entry) for entry in self.entries)
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    """A `docker save` archive of one image, read in one pass."""
+
+    config: dict                      # the image config JSON (history, rootfs, config)
+    config_name: str                  # its member name in the archive
+    repo_tags: tuple[str, ...]
+    layers: tuple[LayerFiles, ...]
+
+    def history(self) -> list[dict]:
+        return list(self.config.get("history") or [])
+
+
+def stored_bytes(entry: FsEntry) -> int:
+    """Bytes an entry costs in its layer tar: content for regular files, 0 otherwise."""
+    return entry.size if entry.type is EntryType.FILE else 0
+
+
+def normalise(name: str) -> str:
+    """A tar member name as an absolute path that cannot leave the image root."""
+    path = posixpath.normpath("/" + name.lstrip("/"))
+    return "/" if path in ("/", "//", ".") else path
+
+
+# --- reading a docker save stream -----------------------------------------------
+
+def read_saved_image(stream: BinaryIO, *, hashes: bool = False) -> SavedImage:
+    """Read a `docker save` stream of one image in one pass.
+
+    Layer tars are parsed as they stream by and kept keyed by member name,
+    because manifest.json (which gives their order) may come last.
+    """
+    parsed: dict[str, _ParsedLayer] = {}
+    aliases: dict[str, str] = {}           # duplicate layer stored as a symlink -> its target
+    small_json: dict[str, dict] = {}
+    manifest: list | None = None
+    try:
+        outer = tarfile.open(fileobj=stream, mode="r|", bufsize=STREAM_BUFFER)
+    except tarfile.ReadError as exc:
+        raise BadInput("not a docker save archive (not a tar)", str(exc), _SAVE_HINT) from exc
+    try:
+        for member in outer:
+            name = member.name[2:] if member.name.startswith("./") else member.name
+            if member.issym() or member.islnk():
+                target = member.linkname
+                if member.issym():
+                    target = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+                aliases[name] = target
+                continue
+            if not member.isreg():
+                continue
+            if name == "manifest.json":
+                manifest = _load_json(outer, member, name)
+                continue
+            is_layer_name = name.endswith("/layer.tar") or name.endswith(".tar")
+            is_blob = name.startswith("blobs/")
+            if not (is_layer_name or is_blob or name.endswith(".json")):
+                continue   # repositories, <hex>/json, <hex>/VERSION, oci-layout
+            content = outer.extractfile(member)
+            head = content.peek(512)[:512] if member.size else b""
+            if is_layer_name or _looks_like_layer(head, member.size):
+                parsed[name] = _parse_layer(content, name, hashes)
+            elif member.size <= _JSON_MAX:
+                try:
+                    small_json[name] = json.loads(content.read())
+                except ValueError:
+                    pass
+    except tarfile.ReadError as exc:
+        raise BadInput("not a docker save archive (broken tar)", str(exc), _SAVE_HINT) from exc
+    except EOFError as exc:
+        raise BadInput("docker save archive ends early", str(exc), _SAVE_HINT) from exc
+
+    if manifest is None:
+        raise BadInput("docker save archive has no manifest.json", None, _SAVE_HINT)
+    if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
+        count = len(manifest) if isinstance(manifest, list) else "not a list"
+        raise BadInput("docker save archive must hold exactly one image", f"manifest.json entries: {count}",
+                       _SAVE_HINT)
+    image = manifest[0]
+    config_name = image.get("Config") or ""
+    config = small_json.get(config_name) or small_json.get(aliases.get(config_name, ""))
+    if config is None:
+        raise BadInput("docker save archive lacks the image config", config_name or "(no Config)", _SAVE_HINT)
+    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    layers = []
+    for index, member_name in enumerate(image.get("Layers") or []):
+        found = parsed.get(member_name)
+        seen = {member_name}
+        target = member_name
+        while found is None and target in aliases and aliases[target] not in seen:
+            target = aliases[target]
+            seen.add(target)
+            found = parsed.get(target)
+        if found is None:
+            raise BadInput("docker save archive lacks a layer named in manifest.json", member_name,
+                           "re-run docker save; the archive may be truncated")
+        digest = diff_ids[index] if index < len(diff_ids) else ""
+        layers.append(found.finish(member_name, index, digest))
+    return SavedImage(config=config, config_name=config_name,
+                      repo_tags=tuple(image.get("RepoTags") or ()), layers=tuple(layers))
+
+
+def iter_layers(stream: BinaryIO, *, hashes: bool = False) -> list[LayerFiles]:
+    """The layers of a `docker save` stream, bottom first (see read_saved_image)."""
+    return list(read_saved_image(stream, hashes=hashes).layers)
+
+
+def index_image(stream: BinaryIO) -> ImageIndex:
+    """The merged filesystem of the image in a `docker save` stream."""
+    return merge_layers(read_saved_image(stream).layers)
+
+
+def _load_json(outer: tarfile.TarFile, member: tarfile.TarInfo, name: str):
+    if member.size > _JSON_MAX:
+        raise BadInput("docker save archive has an oversized JSON member", name, _SAVE_HINT)
+    try:
+        return json.loads(outer.extractfile(member).read())
+    except ValueError as exc:
+        raise BadInput("docker save archive has unreadable JSON", f"{name}: {exc}", _SAVE_HINT) from exc
+
+
+def _looks_like_layer(head: bytes, size: int) -> bool:
+    if head[:2] == b"\x1f\x8b":                 # gzip-compressed layer (OCI layouts may use it)
+        return True
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return True
+    return size >= 512 and head[:512] == b"\0" * 512   # an empty layer: end-of-archive blocks only
+
+
+# --- one layer tar ---------------------------------------------------------------
+
+@dataclass
+class _ParsedLayer:
+    entries: list[FsEntry] = field(default_factory=list)
+    whiteouts: list[str] = field(default_factory=list)
+    opaque_dirs: list[str] = field(default_factory=list)
+    hashes: dict[str, str] | None = None
+    used: bool = False
+
+    def finish(self, member: str, index: int, digest: str) -> LayerFiles:
+        entries = self.entries
+        if self.used:   # the same layer tar listed twice: give the second its own entries
+            entries = [_with_layer(e, index, copy=True) for e in entries]
+        else:
+            for entry in entries:
+                _with_layer(entry, index)
+        self.used = True
+        return LayerFiles(member=member, index=index, digest=digest, entries=tuple(entries),
+                          whiteouts=tuple(self.whiteouts), opaque_dirs=tuple(self.opaque_dirs),
+                          hashes=self.hashes)
+
+
+def _with_layer(entry: FsEntry, index: int, copy: bool = False) -> FsEntry:
+    if copy:
+        from dataclasses import replace
+        return replace(entry, layer=index)
+    # The entry is not shared with anyone yet: set its layer in place rather than
+    # copying every entry of the image once the manifest order is known.
+    object.__setattr__(entry, "layer", index)
+    return entry
+
+
+def _parse_layer(content: BinaryIO, name: str, hashes: bool) -> _ParsedLayer:
+    layer = _ParsedLayer(hashes={} if hashes else None)
+    by_path: dict[str, FsEntry] = {}
+    mode = "r|gz" if content.peek(2)[:2] == b"\x1f\x8b" else "r|"
+    try:
+        inner = tarfile.open(fileobj=content, mode=mode, bufsize=STREAM_BUFFER)
+    except tarfile.ReadError as exc:
+        if not content.peek(1):   # a zero-byte layer: no files
+            return layer
+        raise BadInput("a layer of the docker save archive is not a tar", f"{name}: {exc}", _SAVE_HINT) from exc
+    try:
+        for member in inner:
+            path = normalise(member.name)
+            base = posixpath.basename(path)
+            if base.startswith(WHITEOUT_PREFIX):
+                parent = posixpath.dirname(path)
+                if base == OPAQUE_MARKER:
+                    layer.opaque_dirs.append(parent)
+                elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):   # .wh..wh.plnk etc: aufs internals
+                    layer.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))
+                continue
+            entry = _entry(inner, member, path, layer.hashes, by_path)
+            if entry is not None:
+                by_path[path] = entry
+                layer.entries.append(entry)
+    except tarfile.ReadError as exc:
+        raise BadInput("a layer of the docker save archive is a broken tar", f"{name}: {exc}", _SAVE_HINT) from exc
+    return layer
+
+
+_TYPES = (
+    (tarfile.TarInfo.isreg, EntryType.FILE),
+    (tarfile.TarInfo.isdir, EntryType.DIR),
+    (tarfile.TarInfo.issym, EntryType.SYMLINK),
+    (tarfile.TarInfo.islnk, EntryType.HARDLINK),
+    (tarfile.TarInfo.isfifo, EntryType.FIFO),
+    (tarfile.TarInfo.ischr, EntryType.CHAR),
+    (tarfile.TarInfo.isblk, EntryType.BLOCK),
+)
+
+
+def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
+           hashes: dict[str, str] | None, by_path: dict[str, FsEntry]) -> FsEntry | None:
+    kind = next((k for test, k in _TYPES if test(member)), None)
+    if kind is None:
+        return None
+    size = member.size if kind is EntryType.FILE else 0
+    link_target = None
+    elf = shebang = None
+    if kind is EntryType.SYMLINK:
+        link_target = member.linkname
+    elif kind is EntryType.HARDLINK:
+        link_target = normalise(member.linkname)
+        target = by_path.get(link_target)
+        if target is not None:
+            size, elf, shebang = target.size, target.elf, target.shebang
+            if hashes is not None and link_target in hashes:
+                hashes[path] = hashes[link_target]
+    elif kind is EntryType.FILE and size:
+        elf, shebang, digest = _read_content(inner.extractfile(member), size, hashes is not None)
+        if digest is not None:
+            hashes[path] = digest
+    elif kind is EntryType.FILE and hashes is not None:
+        hashes[path] = hashlib.sha256(b"").hexdigest()
+    return FsEntry(path=path, type=kind, mode=member.mode & 0o7777, uid=member.uid, gid=member.gid,
+                   size=size, link_target=link_target, layer=-1, mtime=int(member.mtime),
+                   elf=elf, shebang=shebang)
+
+
+def _read_content(content: BinaryIO, size: int, want_hash: bool):
+    """(ElfInfo|None, shebang|None, sha256|None), reading only what is needed."""
+    head = content.read(4)
+    elf = shebang = None
+    hasher = hashlib.sha256(head) if want_hash else None
+    if head == ELF_MAGIC and size <= ELF_READ_CAP:
+        body = head + content.read(size - 4)
+        elf = read_elf_info(body)
+        if hasher is not None:
+            hasher.update(body[4:])
+        return elf, None, hasher.hexdigest() if hasher else None
+    if head[:2] == b"#!":
+        more = content.read(SHEBANG_MAX + 1 - (len(head) - 2))
+        if hasher is not None:
+            hasher.update(more)
+        line = (head[2:] + more).split(b"\n", 1)[0][:SHEBANG_MAX]
+        shebang = line.decode("utf-8", "replace").strip()
+    if hasher is not None:
+        while True:
+            block = content.read(_CHUNK)
+            if not block:
+                break
+            hasher.update(block)
+        return elf, shebang, hasher.hexdigest()
+    return elf, shebang, None
+
+
+# --- merging layers ----------------------------------------------------------------
+
+# on_hidden(hidden_entry, by_layer, how): how is "overwritten", "whiteout", "opaque"
+# or "replaced" (a lower subtree hidden by a non-directory at its root).
+HiddenCallback = Callable[[FsEntry, int, str], None]
+
+
+class MergedTree:
+    """The merged filesystem while layers are applied; see the module docstring."""
+
+    def __init__(self, on_hidden: HiddenCallback | None = None):
+        self.entries: dict[str, FsEntry] = {}
+        self._kids: dict[str, set[str]] = {}
+        self._on_hidden = on_hidden
+
+    def apply(self, layer: LayerFiles) -> None:
+        for path in layer.whiteouts:
+            self._remove(path, layer.index, "whiteout")
+        for directory in layer.opaque_dirs:
+            for child in list(self._kids.get(directory, ())):
+                self._remove(child, layer.index, "opaque")
+        for entry in layer.entries:
+            self._put(entry)
+
+    def _put(self, entry: FsEntry) -> None:
+        path = entry.path
+        old = self.entries.get(path)
+        if old is not None:
+            if old.type is EntryType.DIR and entry.type is not EntryType.DIR:
+                for child in list(self._kids.get(path, ())):
+                    self._remove(child, entry.layer, "replaced")
+            if self._on_hidden:
+                self._on_hidden(old, entry.layer, "overwritten")
+        elif path != "/":
+            self._ensure_parent(path, entry.layer)
+        self.entries[path] = entry
+
+    def _ensure_parent(self, path: str, layer: int) -> None:
+        while path != "/":
+            parent = posixpath.dirname(path)
+            kids = self._kids.get(parent)
+            if kids is None:
+                kids = self._kids[parent] = set()
+            kids.add(path)
+            if parent in self.entries:
+                return
+            self.entries[parent] = FsEntry(path=parent, type=EntryType.DIR, mode=0o755, uid=0, gid=0,
+                                           size=0, link_target=None, layer=layer)
+            path = parent
+
+    def _remove(self, path: str, by_layer: int, how: str) -> None:
+        if path not in self.entries:
+            return
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            entry = self.entries.pop(current, None)
+            if entry is not None and self._on_hidden:
+                self._on_hidden(entry, by_layer, how)
+            stack.extend(self._kids.pop(current, ()))
+        parent_kids = self._kids.get(posixpath.dirname(path))
+        if parent_kids is not None:
+            parent_kids.discard(path)
+
+    def index(self) -> ImageIndex:
+        if "/" not in self.entries:
+            self.entries["/"] = FsEntry(path="/", type=EntryType.DIR, mode=0o755, uid=0, gid=0,
+                                        size=0, link_target=None, layer=0)
+        index = ImageIndex(entries=self.entries)
+        _CHILDREN[id(index)] = {d: sorted(k) for d, k in self._kids.items() if k}
+        weakref.finalize(index, _CHILDREN.pop, id(index), None)
+        return index
+
+
+def merge_layers(layers: Iterable[LayerFiles], on_hidden: HiddenCallback | None = None) -> ImageIndex:
+    """Apply LAYERS bottom first; ON_HIDDEN hears of every entry version a layer hides."""
+    tree = MergedTree(on_hidden)
+    for layer in sorted(layers, key=lambda item: item.index):
+        tree.apply(layer)
+    return tree.index()
+
+
+# --- reading the index -----------------------------------------------------------------
+
+_CHILDREN: dict[int, dict[str, list[str]]] = {}
+
+
+def children(index: ImageIndex, directory: str) -> list[FsEntry]:
+    """The entries directly inside DIRECTORY, sorted by path (computed once per index)."""
+    table = _CHILDREN.get(id(index))
+    if table is None:
+        built: dict[str, list[str]] = {}
+        for path in index.entries:
+            if path != "/":
+                built.setdefault(posixpath.dirname(path), []).append(path)
+        table = {d: sorted(k) for d, k in built.items()}
+        _CHILDREN[id(index)] = table
+        weakref.finalize(index, _CHILDREN.pop, id(index), None)
+    return [index.entries[path] for path in table.get(normalise(directory), ())]
+
+
+def walk(index: ImageIndex, top: str = "/") -> Iterable[FsEntry]:
+    """Every entry under TOP (TOP included), parents before children."""
+    stack = [normalise(top)]
+    while stack:
+        path = stack.pop()
+        entry = index.get(path)
+        if entry is None:
+            continue
+        yield entry
+        if entry.type is EntryType.DIR:
+            stack.extend(reversed([kid.path for kid in children(index, path)]))
+
+
+def bytes_by_top_dir(index: ImageIndex) -> dict[str, int]:
+    """Content bytes per top-level directory ("/usr": ...); files at the root count as "/".
+
+    Hardlinks are not counted again: their content belongs to the first name.
+    """
+    totals: dict[str, int] = {}
+    for entry in index.entries.values():
+        if entry.type is not EntryType.FILE:
+            continue
+        parts = entry.path.split("/", 2)
+        top = "/" + parts[1] if len(parts) > 2 else "/"
+        totals[top] = totals.get(top, 0) + entry.size
+    return totals
