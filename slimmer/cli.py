@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import traceback
@@ -103,9 +104,101 @@ def add_build_parser(commands) -> None:
 
 
 def run_build(args) -> int:
-    from .pipeline import BuildRequest, build_slim_image  # noqa: deferred, keeps --help fast
-    from . import report as report_mod
-    raise SlimError("slim build is not implemented yet", None, "see issue 4")
+    import shlex
+    from dataclasses import replace as dc_replace
+    from .errors import BadInput
+    from .model import ExecProbe, KeepOptions, RunSpec
+    from .pipeline import BuildRequest, build_slim_image
+    from . import probe as probing
+    from .report import render_summary
+
+    plan = probing.load_probe_file(args.probe_file) if args.probe_file else probing.ProbePlan()
+    extra = [probing.parse_http_flag(text) for text in args.http_probe]
+    extra += [ExecProbe(argv=tuple(shlex.split(text))) for text in args.exec_probe]
+    plan = dc_replace(plan, probes=plan.probes + tuple(extra))
+    if args.continue_after:
+        probing.parse_continue_after(args.continue_after)
+        plan = dc_replace(plan, run=dc_replace(plan.run, continue_after=args.continue_after))
+    runs = tuple(dc_replace(plan.run, command=tuple(shlex.split(text))) for text in args.run)
+    rules = {}
+    for item in args.keep_rule:
+        name, _, value = item.partition("=")
+        if value not in ("on", "off") or not name:
+            raise BadInput("bad --keep-rule", item, "use NAME=on or NAME=off, e.g. --keep-rule packages=off")
+        rules[name] = value == "on"
+    if args.min_ratio is not None and args.min_ratio <= 0:
+        raise BadInput("--min-ratio must be positive", args.min_ratio, "e.g. --min-ratio 3")
+    request = BuildRequest(
+        image=args.image, plan=plan, runs=runs, tag=args.tag,
+        keep=KeepOptions(include=tuple(args.include_path), exclude=tuple(args.exclude_path), rules=rules),
+        artifacts_dir=args.artifacts, verify=not args.no_verify,
+        max_size=args.max_size, min_ratio=args.min_ratio)
+    progress = _BuildProgress(quiet=args.json)
+    outcome = build_slim_image(request, on_event=progress)
+    progress.close()
+    doc = outcome.report
+    report_path = args.report or os.path.join(doc.artifacts, "slim.report.json")
+    with open(report_path, "w") as handle:
+        handle.write(doc.to_json())
+    if args.html:
+        _write_build_html(args.html, doc)
+    if args.json:
+        print(doc.to_json())
+    else:
+        print(render_summary(doc))
+        print(f"report    {report_path}")
+    if outcome.failures:
+        for failure in outcome.failures:
+            print(f"slim: error: {failure}", file=sys.stderr)
+        return ExitCode.FAILED
+    return ExitCode.OK
+
+
+class _BuildProgress:
+    """Turns pipeline events into log lines on stderr and a tqdm bar for the build."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, stage: str, message: str) -> None:
+        if stage == "build" and message.startswith("Step "):
+            self._build_step(message)
+            return
+        if stage == "build" and not message.startswith("building"):
+            return
+        if self.bar is not None and stage != "build":
+            self.close()
+        print(f"[{stage}] {message}", file=sys.stderr)
+
+    def _build_step(self, line: str) -> None:
+        import re
+        from tqdm import tqdm
+        match = re.match(r"Step (\d+)/(\d+) : (.*)", line.strip())
+        if not match:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=int(match.group(2)), desc="[build]", file=sys.stderr,
+                            disable=self.quiet, leave=False)
+        self.bar.set_postfix_str(match.group(3)[:50])
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _write_build_html(path: str, doc) -> None:
+    try:
+        from . import html
+        render = html.render_build_html
+    except (ImportError, AttributeError):
+        raise SlimError("--html for slim build is not available in this version", path,
+                        "use the JSON report instead")
+    with open(path, "w") as handle:
+        handle.write(render(doc))
 
 
 # --- slim xray / compare / lint -------------------------------------------------

@@ -246,6 +246,9 @@ class Docker:
             if container_id in self._containers:
                 self._containers.remove(container_id)
 
+    def file_reader(self, image_id: str) -> "ImageFileReader":
+        return ImageFileReader(self, image_id)
+
     # --- build -------------------------------------------------------------------
 
     def build(self, context_dir: str, tag: str, on_line: Callable[[str], None] | None = None) -> str:
@@ -334,3 +337,36 @@ def chunks_of(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
         if not block:
             return
         yield block
+
+
+class ImageFileReader:
+    """Reads single files of an image through a created, never started container.
+
+    The container is the pristine image (nothing ran in it); it is created on
+    the first read and removed by close() (or the session's cleanup).
+    """
+
+    MAX_BYTES = 16 << 20
+
+    def __init__(self, docker: Docker, image_id: str):
+        self.docker = docker
+        self.image_id = image_id
+        self.container_id: str | None = None
+
+    def __call__(self, path: str) -> bytes | None:
+        if self.container_id is None:
+            self.container_id = self.docker.create_container(
+                self.image_id, entrypoint=["/nonexistent"], command=[], name_hint="read")
+        archive = self.docker.get_archive(self.container_id, path)
+        if archive is None:
+            return None
+        for member in archive:
+            if member.isfile() and member.size <= self.MAX_BYTES:
+                return archive.extractfile(member).read()
+            return None
+        return None
+
+    def close(self) -> None:
+        if self.container_id is not None:
+            self.docker.remove_container(self.container_id)
+            self.container_id = None

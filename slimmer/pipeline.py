@@ -1,0 +1,220 @@
+"""`slim build` as a story: inspect, index and trace, keep, write the Dockerfile,
+build, verify, report. Each stage is its own module; this file only orders them,
+times them and makes sure everything temporary is removed.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from . import __version__
+from . import build as build_stage
+from . import dockerfile as dockerfile_stage
+from . import imagefs
+from . import inspect as inspect_stage
+from . import keep as keep_stage
+from . import report as report_stage
+from . import sensor
+from . import trace as trace_stage
+from . import verify as verify_stage
+from .docker_api import Docker
+from .errors import SlimError
+from .model import ImageIndex, KeepOptions, ProbeResult, RunSpec, TraceLog, TracedPath
+from .probe import ProbePlan
+
+Event = Callable[[str, str], None]   # (stage, message)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    image: str
+    plan: ProbePlan
+    runs: tuple[RunSpec, ...] = ()          # --run variants; empty: the plan's own run
+    tag: str | None = None
+    keep: KeepOptions = field(default_factory=KeepOptions)
+    artifacts_dir: str | None = None
+    verify: bool = True
+    max_size: int | None = None
+    min_ratio: float | None = None
+
+
+@dataclass
+class BuildOutcome:
+    report: report_stage.ReportDoc
+    failures: list[str]
+
+
+class _Timer:
+    def __init__(self):
+        self.start = time.monotonic()
+        self.timings: dict[str, float] = {}
+
+    def stage(self, name: str):
+        timer = self
+
+        class _Span:
+            def __enter__(self):
+                self.t0 = time.monotonic()
+
+            def __exit__(self, *exc):
+                timer.timings[f"{name}_s"] = round(timer.timings.get(f"{name}_s", 0) + time.monotonic() - self.t0, 2)
+        return _Span()
+
+    def total(self) -> dict[str, float]:
+        return dict(self.timings, total_s=round(time.monotonic() - self.start, 2))
+
+
+def build_slim_image(request: BuildRequest, on_event: Event = lambda stage, msg: None,
+                     docker: Docker | None = None) -> BuildOutcome:
+    docker = docker or Docker()
+    timer = _Timer()
+    try:
+        return _build(docker, request, on_event, timer)
+    finally:
+        docker.cleanup()
+
+
+def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer) -> BuildOutcome:
+    sensor.sensor_path()   # fail early, with how to build it, when the binary is missing
+    with timer.stage("inspect"):
+        on_event("inspect", f"inspecting {request.image}")
+        image = inspect_stage.inspect_image(docker, request.image)
+    tag = request.tag or inspect_stage.default_slim_tag(image)
+
+    # The index streams `docker save` while the app runs under the sensor.
+    index_box: dict = {}
+    indexer = threading.Thread(target=_index_into, args=(docker, image.id, index_box, timer), daemon=True)
+    indexer.start()
+    runs = request.runs or (request.plan.run,)
+    traces: list[TraceLog] = []
+    results: list[tuple[RunSpec, tuple[ProbeResult, ...]]] = []
+    with timer.stage("trace"):
+        for run in runs:
+            plan = replace(request.plan, run=run)
+            on_event("trace", f"running {image.reference} under the sensor")
+            traced = trace_stage.trace_image(docker, image, plan, on_event=lambda m: on_event("trace", m))
+            traces.append(traced.trace)
+            results.append((run, traced.results))
+    indexer.join()
+    if "error" in index_box:
+        raise index_box["error"]
+    index: ImageIndex = index_box["index"]
+    trace = merge_traces(traces)
+
+    with timer.stage("keep"):
+        on_event("keep", f"computing the keep set from {len(trace.paths)} traced paths")
+        reader = docker.file_reader(image.id)
+        try:
+            keep_set = keep_stage.compute_keep_set(trace, index, image, request.keep, read_file=reader)
+        finally:
+            reader.close()
+
+    artifacts_dir = request.artifacts_dir or tempfile.mkdtemp(prefix="slimmer-artifacts-")
+    os.makedirs(artifacts_dir, exist_ok=True)
+    with timer.stage("dockerfile"):
+        artifacts = dockerfile_stage.write_artifacts(artifacts_dir, image, keep_set, index,
+                                                     sensor.sensor_path(), __version__)
+    with timer.stage("build"):
+        on_event("build", f"building {tag}")
+        built = build_stage.build_slim_image(docker, artifacts, tag, on_line=lambda line: on_event("build", line))
+
+    verification_checks = []
+    slim_logs = ""
+    if request.verify:
+        with timer.stage("verify"):
+            for run, run_results in results:
+                on_event("verify", f"replaying {len(run_results)} probes against {tag}")
+                verification = verify_stage.verify_image(docker, image, built, run, run_results,
+                                                         on_event=lambda m: on_event("verify", m))
+                verification_checks.extend(verification.checks)
+                slim_logs = slim_logs or ("" if verification.passed else verification.slim_logs)
+    from .model import Verification
+    verification = Verification(tuple(verification_checks), slim_logs) if request.verify else None
+
+    summary = keep_stage.keep_summary(keep_set, index)
+    removed = keep_stage.removed_by_top_dir(index, keep_set)
+    gates = evaluate_gates(image.size_bytes, built.size_bytes, request.max_size, request.min_ratio)
+    failures = [g.message for g in gates if not g.passed]
+    if verification is not None and not verification.passed:
+        failed = [c for c in verification.checks if not c.passed]
+        failures.insert(0, "verification failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failed)
+                        + ("\n  last log lines of the slim container:\n" + _indent(verification.slim_logs)
+                           if verification.slim_logs else ""))
+    all_results = [r for _, run_results in results for r in run_results]
+    doc = report_stage.ReportDoc(
+        schema_version=report_stage.SCHEMA_VERSION,
+        slimmer_version=__version__,
+        original=report_stage.ImageFigures(image.reference, image.id, image.size_bytes),
+        slim=report_stage.ImageFigures(built.tag, built.id, built.size_bytes),
+        reduction=report_stage.reduction(image.size_bytes, built.size_bytes),
+        probes=report_stage.probe_entries(all_results),
+        verify=report_stage.verify_section(verification),
+        keep=summary,
+        removed={"top_dirs": [{"path": d, "bytes": b, "files": f} for d, b, f in removed]},
+        traced=traced_figures(trace, index),
+        gates=gates,
+        timings=timer.total(),
+        artifacts=artifacts.directory,
+        dockerfile=artifacts.dockerfile,
+        status="failed" if failures else "ok",
+        error="\n".join(failures) or None,
+    )
+    return BuildOutcome(report=doc, failures=failures)
+
+
+def _index_into(docker: Docker, image_id: str, box: dict, timer: _Timer) -> None:
+    try:
+        with timer.stage("index"):
+            box["index"] = imagefs.index_image(docker.export_image(image_id))
+    except SlimError as exc:
+        box["error"] = exc
+    except Exception as exc:  # surfaced in the main thread with what failed
+        box["error"] = SlimError("reading the image's layers failed", f"{type(exc).__name__}: {exc}",
+                                 "rerun with --debug and report it")
+
+
+def merge_traces(traces: list[TraceLog]) -> TraceLog:
+    """The union of several runs' traces (--run variants)."""
+    if len(traces) == 1:
+        return traces[0]
+    paths: dict[str, TracedPath] = {}
+    for trace in traces:
+        for path, item in trace.paths.items():
+            known = paths.get(path)
+            paths[path] = item if known is None else TracedPath(
+                path, known.syscalls | item.syscalls, known.write or item.write)
+    processes = tuple(p for trace in traces for p in trace.processes)
+    return TraceLog(version=traces[0].version, paths=paths, processes=processes,
+                    exit_status=traces[-1].exit_status)
+
+
+def traced_figures(trace: TraceLog, index: ImageIndex) -> dict:
+    present = [index.get(path) for path in trace.paths]
+    files = [entry for entry in present if entry is not None and entry.type.value == "file"]
+    return {"paths": len(trace.paths), "present_files": len(files),
+            "present_bytes": sum(entry.size for entry in files)}
+
+
+def evaluate_gates(original_bytes: int, slim_bytes: int, max_size: int | None,
+                   min_ratio: float | None) -> list[report_stage.GateEntry]:
+    gates = []
+    if max_size is not None:
+        ok = slim_bytes <= max_size
+        gates.append(report_stage.GateEntry(
+            "max_size", ok, slim_bytes, max_size,
+            f"slim image size {slim_bytes} bytes {'<=' if ok else '>'} --max-size {max_size} bytes"))
+    if min_ratio is not None:
+        ratio = original_bytes / slim_bytes if slim_bytes else float("inf")
+        ok = ratio >= min_ratio
+        gates.append(report_stage.GateEntry(
+            "min_ratio", ok, round(ratio, 2), min_ratio,
+            f"reduction ratio {ratio:.2f} {'>=' if ok else '<'} --min-ratio {min_ratio}"))
+    return gates
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip().splitlines()[-30:])
