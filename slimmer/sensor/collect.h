@@ -1,0 +1,5 @@
+#ifndef SLIM_SENSOR_COLLECT_H
+#define SLIM_SENSOR_COLLECT_H
+/* Copies every path listed in list (escaped, one per line) into dest; 0 on success. */
+int collect_main(const char *list, const char *dest);
+#endif

@@ -1,0 +1,393 @@
+/* trace and run modes: start the app under ptrace + seccomp, record the paths
+ * it touches, and (trace mode) do PID 1's duties.
+ *
+ * How a trapped call is handled, and why:
+ *  1. The child blocks on a pipe until the parent has PTRACE_SEIZEd it with all
+ *     options set; only then does it install the seccomp filter. A filter that
+ *     returns TRACE with no tracer (or a tracer without TRACESECCOMP) makes the
+ *     call fail with ENOSYS, so the order matters.
+ *  2. Each trapped call stops the tracee once, at entry (PTRACE_EVENT_SECCOMP);
+ *     there is no syscall-exit stop. Whether the path exists is judged later
+ *     against the image.
+ *  3. Paths are made absolute at the moment of the call from /proc/TID/cwd and
+ *     /proc/TID/fd/N, then normalised lexically (symlinks are not resolved:
+ *     they must be resolved against the image, not this container).
+ *  4. PTRACE_SEIZE (not TRACEME) makes group-stops visible as
+ *     PTRACE_EVENT_STOP, so a stopped job stays stopped (PTRACE_LISTEN) and
+ *     every other signal is injected back unchanged.
+ *  5. The main process's exit ends the trace: the log is completed and the
+ *     sensor exits with the same status; PTRACE_O_EXITKILL takes the rest along.
+ */
+#include "log.h"
+#include "syscalls.h"
+#include "trace.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+#define AT_FDCWD_VALUE (-100)
+
+static volatile pid_t main_pid;
+static volatile sig_atomic_t flush_due;
+static int vm_readv_works = 1;
+
+static const int forwarded_signals[] = {
+    SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+};
+
+static void forward_signal(int sig)
+{
+    int saved = errno;
+    if (main_pid > 0)
+        kill(main_pid, sig);
+    errno = saved;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    flush_due = 1;
+}
+
+static void install_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = forward_signal;
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+        sigaction(forwarded_signals[i], &sa, NULL);
+    /* no SA_RESTART: the alarm must interrupt waitpid so a quiet app still gets flushed */
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = 0;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_second = { { 1, 0 }, { 1, 0 } };
+    setitimer(ITIMER_REAL, &every_second, NULL);
+}
+
+/* --- reading the tracee ---------------------------------------------------- */
+
+/* Reads a NUL-terminated string at addr; returns its length or -1. */
+static ssize_t read_string(pid_t tid, unsigned long addr, char *out, size_t size)
+{
+    if (addr == 0)
+        return -1;
+    if (vm_readv_works) {
+        /* split at page boundaries: a transfer stops at the first unmapped iovec */
+        struct iovec remote[3], local = { out, size - 1 };
+        size_t count = 0, want = size - 1;
+        unsigned long at = addr;
+        while (want > 0 && count < 3) {
+            size_t in_page = 4096 - (at & 4095);
+            size_t len = in_page < want ? in_page : want;
+            remote[count].iov_base = (void *)at;
+            remote[count].iov_len = len;
+            count++;
+            at += len;
+            want -= len;
+        }
+        ssize_t got = process_vm_readv(tid, &local, 1, remote, count, 0);
+        if (got > 0) {
+            char *end = memchr(out, '\0', (size_t)got);
+            if (end)
+                return end - out;
+            out[got] = '\0';           /* longer than PATH_MAX: truncated */
+            return got;
+        }
+        if (errno == ENOSYS || errno == EPERM) {
+            /* seccomp profile or a tracee that changed uid: PEEKDATA still works */
+            debug("process_vm_readv failed (%s), using PTRACE_PEEKDATA", strerror(errno));
+            if (errno == ENOSYS)
+                vm_readv_works = 0;
+        } else if (errno != EFAULT) {
+            return -1;
+        }
+    }
+    size_t o = 0;
+    while (o + sizeof(long) < size) {
+        errno = 0;
+        long word = ptrace(PTRACE_PEEKDATA, tid, (void *)(addr + o), NULL);
+        if (errno)
+            return o ? (ssize_t)o : -1;
+        memcpy(out + o, &word, sizeof word);
+        char *end = memchr(out + o, '\0', sizeof word);
+        if (end)
+            return end - out;
+        o += sizeof word;
+    }
+    out[o] = '\0';
+    return (ssize_t)o;
+}
+
+/* /proc/TID/<what> as a path; 0 on success. */
+static int proc_link(pid_t tid, const char *what, char *out, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/%d/%s", (int)tid, what);
+    ssize_t n = readlink(link, out, size - 1);
+    if (n < 0)
+        return -1;
+    out[n] = '\0';
+    return out[0] == '/' ? 0 : -1;     /* "pipe:[...]", "socket:[...]" are no directories */
+}
+
+/* The directory a dirfd-relative path starts from. */
+static int base_directory(pid_t tid, long dirfd, char *out, size_t size)
+{
+    if ((int)dirfd == AT_FDCWD_VALUE)
+        return proc_link(tid, "cwd", out, size);
+    char what[32];
+    snprintf(what, sizeof what, "fd/%d", (int)dirfd);
+    return proc_link(tid, what, out, size);
+}
+
+static unsigned long argument(const struct user_regs_struct *regs, int index)
+{
+    switch (index) {
+    case 0: return regs->rdi;
+    case 1: return regs->rsi;
+    case 2: return regs->rdx;
+    case 3: return regs->r10;
+    case 4: return regs->r8;
+    default: return regs->r9;
+    }
+}
+
+static int wants_write(pid_t tid, const struct syscall_spec *spec,
+                       const struct user_regs_struct *regs)
+{
+    unsigned long flags;
+    if (spec->open_flags == -2) {
+        /* openat2: struct open_how starts with the u64 flags */
+        errno = 0;
+        long word = ptrace(PTRACE_PEEKDATA, tid, (void *)argument(regs, 2), NULL);
+        if (errno)
+            return 0;
+        flags = (unsigned long)word;
+    } else {
+        flags = argument(regs, spec->open_flags);
+    }
+    return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0;
+}
+
+static void record_syscall(pid_t tid)
+{
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) != 0)
+        return;
+    const struct syscall_spec *spec = syscall_spec((long)regs.orig_rax);
+    if (!spec)
+        return;
+    for (int i = 0; i < 2; i++) {
+        const struct path_arg *arg = &spec->paths[i];
+        if (arg->path < 0)
+            continue;
+        char path[SENSOR_PATH_MAX], base[SENSOR_PATH_MAX], absolute[2 * SENSOR_PATH_MAX + 2];
+        ssize_t len = read_string(tid, argument(&regs, arg->path), path, sizeof path);
+        if (len < 0)
+            continue;                   /* NULL or unreadable: the call fails with EFAULT */
+        long dirfd = arg->dirfd >= 0 ? (long)argument(&regs, arg->dirfd) : AT_FDCWD_VALUE;
+        if (len == 0) {
+            /* "" names the dirfd itself only with AT_EMPTY_PATH (else ENOENT) */
+            if (spec->at_flags < 0 || !(argument(&regs, spec->at_flags) & AT_EMPTY_PATH)
+                || i > 0 || arg->dirfd < 0)
+                continue;
+            if (base_directory(tid, dirfd, absolute, sizeof absolute) != 0)
+                continue;
+        } else if (path[0] == '/') {
+            join_path(absolute, sizeof absolute, "/", path);
+        } else {
+            if (base_directory(tid, dirfd, base, sizeof base) != 0) {
+                debug("cannot resolve %s of %d: no base directory", path, (int)tid);
+                continue;
+            }
+            join_path(absolute, sizeof absolute, base, path);
+        }
+        int write = arg->access == ACCESS_WRITE
+            || (arg->access == ACCESS_OPEN_FLAGS && wants_write(tid, spec, &regs));
+        log_path(spec->name, write, absolute);
+    }
+}
+
+static void record_exec(pid_t pid)
+{
+    char exe[SENSOR_PATH_MAX];
+    if (proc_link(pid, "exe", exe, sizeof exe) != 0)
+        exe[0] = '\0';
+    static char argv[65536];
+    size_t len = 0;
+    char where[64];
+    snprintf(where, sizeof where, "/proc/%d/cmdline", (int)pid);
+    int fd = open(where, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n;
+        while (len < sizeof argv && (n = read(fd, argv + len, sizeof argv - len)) > 0)
+            len += (size_t)n;
+        close(fd);
+    }
+    if (len > 0 && argv[len - 1] == '\0')
+        len--;                          /* the terminator of the last argument */
+    log_exec(pid, exe, argv, len);
+}
+
+/* --- starting the app ------------------------------------------------------ */
+
+static pid_t start_traced(char **argv)
+{
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) != 0) {
+        say("pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        say("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        char ready = 0;
+        close(go[1]);
+        while (read(go[0], &ready, 1) < 0 && errno == EINTR)
+            ;
+        if (ready != 'g')
+            _exit(127);                 /* the parent could not attach: do not run untraced */
+        close(go[0]);
+        if (install_filter() != 0) {
+            say("cannot install the seccomp filter: %s", strerror(errno));
+            _exit(127);
+        }
+        execvp(argv[0], argv);
+        int failed = errno;
+        say("cannot run %s: %s", argv[0], strerror(failed));
+        _exit(failed == ENOENT ? 127 : 126);
+    }
+    close(go[0]);
+    long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK
+        | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP
+        | PTRACE_O_EXITKILL;
+    if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)options) != 0) {
+        say("cannot trace the app (ptrace: %s); is ptrace blocked by a seccomp profile?",
+            strerror(errno));
+        close(go[1]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    if (write(go[1], "g", 1) != 1)
+        say("cannot start the app: %s", strerror(errno));
+    close(go[1]);
+    return pid;
+}
+
+static int is_stop_signal(int sig)
+{
+    return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* Handles one ptrace stop and resumes the tracee. */
+static void handle_stop(pid_t tid, int status)
+{
+    int sig = WSTOPSIG(status);
+    int event = (unsigned)status >> 16;
+    int inject = 0;
+    switch (event) {
+    case PTRACE_EVENT_SECCOMP:
+        record_syscall(tid);
+        break;
+    case PTRACE_EVENT_EXEC:
+        record_exec(tid);
+        break;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE:
+        break;
+    case PTRACE_EVENT_STOP:
+        if (is_stop_signal(sig)) {
+            /* a group-stop: stay stopped until SIGCONT, but keep reporting */
+            ptrace(PTRACE_LISTEN, tid, NULL, NULL);
+            return;
+        }
+        break;                          /* a new child's first stop */
+    case 0:
+        if (sig != (SIGTRAP | 0x80))
+            inject = sig;               /* signal-delivery-stop: deliver it */
+        break;
+    default:
+        break;
+    }
+    ptrace(PTRACE_CONT, tid, NULL, (void *)(long)inject);
+}
+
+static int exit_status(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+int trace_main(const char *log_dir, char **argv, int run_mode)
+{
+    if (log_open(log_dir, run_mode ? "run" : "trace") != 0)
+        return 1;
+    /* orphans of the app come to us (not PID 1 in run mode / on a host) so we reap them */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    install_handlers();
+    pid_t pid = start_traced(argv);
+    if (pid < 0) {
+        log_flush();
+        return 1;
+    }
+    main_pid = pid;
+    debug("app started as pid %d", (int)pid);
+    int app_status = -1;
+    for (;;) {
+        if (flush_due) {
+            flush_due = 0;
+            log_flush();
+        }
+        int status;
+        pid_t tid = waitpid(-1, &status, __WALL);
+        if (tid < 0) {
+            if (errno == EINTR)
+                continue;
+            say("waitpid: %s", strerror(errno));   /* ECHILD: the app is gone */
+            break;
+        }
+        if (WIFSTOPPED(status)) {
+            handle_stop(tid, status);
+            continue;
+        }
+        if (tid == pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+            app_status = exit_status(status);
+            break;
+        }
+        debug("reaped %d", (int)tid);
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    if (app_status < 0)
+        app_status = 1;
+    log_exit(app_status);
+    debug("app exited with %d", app_status);
+    return app_status;
+}
