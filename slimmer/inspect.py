@@ -47,11 +47,8 @@ def image_info_from_api(reference: str, raw: dict, history: list[dict]) -> Image
         shell=tuple(config.get("Shell") or ()),
     )
     chronological = list(reversed(history))
-    entries = tuple(
-        HistoryEntry(created_by=_instruction(item.get("CreatedBy") or ""),
-                     empty_layer=_is_empty(item))
-        for item in chronological)
     diff_ids = (raw.get("RootFS") or {}).get("Layers") or []
+    entries = _mark_empty(chronological, len(diff_ids))
     layer_history = [(entry, item) for entry, item in zip(entries, chronological) if not entry.empty_layer]
     if len(layer_history) != len(diff_ids):
         layer_history = [(HistoryEntry("", False), {})] * len(diff_ids)
@@ -89,11 +86,30 @@ def _instruction(created_by: str) -> str:
     return text
 
 
-def _is_empty(item: dict) -> bool:
-    if item.get("Size"):
-        return False
-    instruction = _instruction(item.get("CreatedBy") or "")
-    return instruction.split(" ", 1)[0].upper() in _NO_LAYER
+def _mark_empty(chronological: list[dict], layer_count: int) -> tuple[HistoryEntry, ...]:
+    """Which history entries made a layer.
+
+    WORKDIR is ambiguous: the classic builder commits a (0-byte) layer when
+    it creates the directory, none otherwise. Count the certain layers first,
+    then take the ambiguous ones only if that makes the counts agree.
+    """
+    kinds = []
+    for item in chronological:
+        keyword = _instruction(item.get("CreatedBy") or "").split(" ", 1)[0].upper()
+        if item.get("Size"):
+            kinds.append("layer")
+        elif keyword == "WORKDIR":
+            kinds.append("maybe")
+        elif keyword in _NO_LAYER:
+            kinds.append("empty")
+        else:
+            kinds.append("layer")
+    certain = kinds.count("layer")
+    take_maybe = certain + kinds.count("maybe") == layer_count
+    return tuple(
+        HistoryEntry(created_by=_instruction(item.get("CreatedBy") or ""),
+                     empty_layer=not (kind == "layer" or (kind == "maybe" and take_maybe)))
+        for item, kind in zip(chronological, kinds))
 
 
 def default_slim_tag(image: ImageInfo) -> str:

@@ -1,0 +1,138 @@
+"""`slim build` end to end on every sample app, each slimmed once per session.
+
+What a user would notice is asserted: the exit code, the slim image passing the
+app's independent functional check, the report's figures, the artifacts
+directory rebuilding the same image with plain `docker build`, the original
+image untouched, nothing left behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import REPO, slim_cli
+
+APPS = ["python-flask", "node-express", "nginx-static", "entrypoint-script", "java-digest",
+        "batch-job", "static-scratch", "postgres"]
+
+
+class Slimmed:
+    """One `slim build` run of a sample app with its probe file, done at most once."""
+
+    def __init__(self, name: str, image: str, workdir: str, docker_client):
+        self.name = name
+        self.image = image
+        self.tag = f"slimmer-test/{name}:slim"
+        self.artifacts = os.path.join(workdir, name)
+        self.report_path = os.path.join(workdir, f"{name}.report.json")
+        self.original_id = docker_client.images.get(image).id
+        args = ["build", image, "--tag", self.tag, "--artifacts", self.artifacts,
+                "--report", self.report_path]
+        probe_file = os.path.join(REPO, "probes", f"{name}.toml")
+        if os.path.exists(probe_file):
+            args += ["--probe-file", probe_file]
+        self.proc = slim_cli(*args)
+        self.report = json.load(open(self.report_path)) if os.path.exists(self.report_path) else None
+
+    def explain(self) -> str:
+        return f"slim build {self.image} exit {self.proc.returncode}\nstdout:\n{self.proc.stdout[-3000:]}\nstderr:\n{self.proc.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def slimmed(sample_images, tmp_path_factory, docker_client):
+    workdir = str(tmp_path_factory.mktemp("slim-builds"))
+    done: dict[str, Slimmed] = {}
+
+    def get(name: str) -> Slimmed:
+        if name not in done:
+            done[name] = Slimmed(name, sample_images[name], workdir, docker_client)
+        return done[name]
+
+    yield get
+    for item in done.values():
+        try:
+            docker_client.images.remove(item.tag, force=True)
+        except Exception:
+            pass
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_slim_build_succeeds_and_verifies(slimmed, name):
+    result = slimmed(name)
+    assert result.proc.returncode == 0, result.explain()
+    report = result.report
+    assert report["status"] == "ok"
+    assert report["verify"]["ran"] and report["verify"]["failed"] == 0, result.explain()
+    assert report["verify"]["passed"] >= 1
+    assert report["slim"]["image"] == result.tag
+    assert report["slim"]["size_bytes"] < report["original"]["size_bytes"]
+    assert report["reduction"]["ratio"] > 1
+    assert report["keep"]["files"] > 0 and report["keep"]["bytes"] > 0
+    assert "traced" in report["keep"]["by_reason"]
+    assert report["timings"]["total_s"] > 0
+    for key in ("inspect_s", "trace_s", "keep_s", "build_s", "verify_s"):
+        assert key in report["timings"], key
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_slim_image_passes_functional_check(slimmed, name):
+    from apps import check_app
+    result = slimmed(name)
+    assert result.proc.returncode == 0, result.explain()
+    check_app(name, result.tag)
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_original_image_unchanged(slimmed, docker_client, name):
+    result = slimmed(name)
+    assert docker_client.images.get(result.image).id == result.original_id
+
+
+def test_report_names_removed_directories(slimmed):
+    report = slimmed("python-flask").report
+    top = report["removed"]["top_dirs"]
+    assert top and all(item["bytes"] > 0 for item in top)
+    assert top == sorted(top, key=lambda item: -item["bytes"])
+    assert report["original"]["id"].startswith("sha256:")
+    assert report["probes"] and all(p["ok"] for p in report["probes"])
+
+
+def test_artifacts_rebuild_the_same_image(slimmed, docker_client, ledger):
+    """`docker build ARTIFACTS` gives an image with exactly the slim image's files."""
+    result = slimmed("python-flask")
+    assert result.proc.returncode == 0, result.explain()
+    # --report put the report elsewhere: nothing but what the build needs
+    assert set(os.listdir(result.artifacts)) == {".dockerignore", "Dockerfile", "keep.list", "sensor"}
+    rebuilt = ledger.image("slimmer-test/rebuilt:latest")
+    subprocess.run(["docker", "build", "-q", "-t", rebuilt, result.artifacts], check=True,
+                   capture_output=True, timeout=600)
+    assert _file_list(docker_client, rebuilt, ledger) == _file_list(docker_client, result.tag, ledger)
+    # the collect stage's intermediate images of that manual build
+    subprocess.run(["docker", "image", "prune", "-f"], capture_output=True)
+
+
+def _file_list(docker_client, image: str, ledger) -> list[tuple[str, int, int, int]]:
+    container = docker_client.containers.create(image, command=["/nonexistent"])
+    ledger.container(container.id)
+    stream = container.export()
+    import io
+    raw = io.BytesIO(b"".join(stream))
+    with tarfile.open(fileobj=raw) as archive:
+        return sorted((m.name, m.mode, m.uid, m.size) for m in archive.getmembers()
+                      if m.name not in (".dockerenv",) and not m.name.startswith(("dev", "proc", "sys", "etc/hostname",
+                                                                                  "etc/hosts", "etc/resolv.conf")))
+
+
+def test_slim_image_keeps_user_and_config(slimmed, docker_client):
+    result = slimmed("entrypoint-script")
+    assert result.proc.returncode == 0, result.explain()
+    original = docker_client.images.get(result.image).attrs["Config"]
+    slim = docker_client.images.get(result.tag).attrs["Config"]
+    for key in ("User", "Entrypoint", "Cmd", "Env", "WorkingDir", "ExposedPorts"):
+        assert slim.get(key) == original.get(key), key
+    assert original["User"] not in ("", "root", "0")
+    assert slim["Labels"]["slimmer.source.id"] == result.original_id
