@@ -104,8 +104,11 @@ def normalise(name: str) -> str:
 
 # --- reading a docker save stream -----------------------------------------------
 
-def read_saved_image(stream: BinaryIO, *, hashes: bool = False) -> SavedImage:
+def read_saved_image(stream: BinaryIO, *, hashes: bool = False, elf: bool = True) -> SavedImage:
     """Read a `docker save` stream of one image in one pass.
+
+    hashes: also compute each regular file's sha256 (xray's duplicates).
+    elf: parse ELF headers and shebangs (xray does without: it is most of the time).
 
     Layer tars are parsed as they stream by and kept keyed by member name,
     because manifest.json (which gives their order) may come last.
@@ -139,7 +142,7 @@ def read_saved_image(stream: BinaryIO, *, hashes: bool = False) -> SavedImage:
             content = outer.extractfile(member)
             head = content.peek(512)[:512] if member.size else b""
             if is_layer_name or _looks_like_layer(head, member.size):
-                parsed[name] = _parse_layer(content, name, hashes)
+                parsed[name] = _parse_layer(content, name, hashes, elf)
             elif member.size <= _JSON_MAX:
                 try:
                     small_json[name] = json.loads(content.read())
@@ -180,9 +183,9 @@ def read_saved_image(stream: BinaryIO, *, hashes: bool = False) -> SavedImage:
                       repo_tags=tuple(image.get("RepoTags") or ()), layers=tuple(layers))
 
 
-def iter_layers(stream: BinaryIO, *, hashes: bool = False) -> list[LayerFiles]:
+def iter_layers(stream: BinaryIO, *, hashes: bool = False, elf: bool = True) -> list[LayerFiles]:
     """The layers of a `docker save` stream, bottom first (see read_saved_image)."""
-    return list(read_saved_image(stream, hashes=hashes).layers)
+    return list(read_saved_image(stream, hashes=hashes, elf=elf).layers)
 
 
 def index_image(stream: BinaryIO) -> ImageIndex:
@@ -240,7 +243,7 @@ def _with_layer(entry: FsEntry, index: int, copy: bool = False) -> FsEntry:
     return entry
 
 
-def _parse_layer(content: BinaryIO, name: str, hashes: bool) -> _ParsedLayer:
+def _parse_layer(content: BinaryIO, name: str, hashes: bool, elf: bool) -> _ParsedLayer:
     layer = _ParsedLayer(hashes={} if hashes else None)
     by_path: dict[str, FsEntry] = {}
     mode = "r|gz" if content.peek(2)[:2] == b"\x1f\x8b" else "r|"
@@ -261,7 +264,7 @@ def _parse_layer(content: BinaryIO, name: str, hashes: bool) -> _ParsedLayer:
                 elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):   # .wh..wh.plnk etc: aufs internals
                     layer.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))
                 continue
-            entry = _entry(inner, member, path, layer.hashes, by_path)
+            entry = _entry(inner, member, path, layer.hashes, by_path, elf)
             if entry is not None:
                 by_path[path] = entry
                 layer.entries.append(entry)
@@ -282,7 +285,7 @@ _TYPES = (
 
 
 def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
-           hashes: dict[str, str] | None, by_path: dict[str, FsEntry]) -> FsEntry | None:
+           hashes: dict[str, str] | None, by_path: dict[str, FsEntry], want_elf: bool) -> FsEntry | None:
     kind = next((k for test, k in _TYPES if test(member)), None)
     if kind is None:
         return None
@@ -298,8 +301,8 @@ def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
             size, elf, shebang = target.size, target.elf, target.shebang
             if hashes is not None and link_target in hashes:
                 hashes[path] = hashes[link_target]
-    elif kind is EntryType.FILE and size:
-        elf, shebang, digest = _read_content(inner.extractfile(member), size, hashes is not None)
+    elif kind is EntryType.FILE and size and (want_elf or hashes is not None):
+        elf, shebang, digest = _read_content(inner.extractfile(member), size, hashes is not None, want_elf)
         if digest is not None:
             hashes[path] = digest
     elif kind is EntryType.FILE and hashes is not None:
@@ -309,18 +312,18 @@ def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
                    elf=elf, shebang=shebang)
 
 
-def _read_content(content: BinaryIO, size: int, want_hash: bool):
+def _read_content(content: BinaryIO, size: int, want_hash: bool, want_elf: bool = True):
     """(ElfInfo|None, shebang|None, sha256|None), reading only what is needed."""
     head = content.read(4)
     elf = shebang = None
     hasher = hashlib.sha256(head) if want_hash else None
-    if head == ELF_MAGIC and size <= ELF_READ_CAP:
+    if want_elf and head == ELF_MAGIC and size <= ELF_READ_CAP:
         body = head + content.read(size - 4)
         elf = read_elf_info(body)
         if hasher is not None:
             hasher.update(body[4:])
         return elf, None, hasher.hexdigest() if hasher else None
-    if head[:2] == b"#!":
+    if want_elf and head[:2] == b"#!":
         more = content.read(SHEBANG_MAX + 1 - (len(head) - 2))
         if hasher is not None:
             hasher.update(more)
