@@ -1,0 +1,531 @@
+"""Independent functional checks for the sample apps (sample-apps/, probes/).
+
+The checks are kept apart from the probe files on purpose: a slim image built
+from probes must also pass requests the probes never made (another plugin,
+other time zones, the orphan page, a CGI script, another digest algorithm, a
+database extension). They judge any image: the original or a slim one.
+
+API used by the integration tests:
+
+    SAMPLE_APPS["python-flask"]           -> AppSpec (name, image, ports, kind, ready, ...)
+    with run_app(image, name) as app:     # server: started, ready, removed at exit
+        app.url("/tls"); app.get("/tls").json(); app.host_port(8080); app.logs()
+    with run_app(image, "batch-job") as result:   # batch: run to completion
+        result.exit_code, result.stdout, result.result_file
+    run_batch(image, "batch-job", command=["count"]) -> BatchResult
+    check_app(name, image)                # raises AssertionError with the app's last log lines
+
+Every container started here carries the label slimmer.test=1 and is removed
+(forcefully) when the context exits, also on failure. Client containers for
+postgres run from the ORIGINAL image (slimmer-sample/postgres:latest) inside the
+target's network namespace (--network container:ID).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import socket
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import docker
+import docker.errors
+
+TEST_LABEL = "slimmer.test"
+TEST_LABELS = {TEST_LABEL: "1"}
+IMAGE_PREFIX = "slimmer-sample/"
+POSTGRES_CLIENT_IMAGE = "slimmer-sample/postgres:latest"
+LOG_TAIL = 40
+
+SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+class AppNotReady(AssertionError):
+    """The app exited or did not answer within its ready timeout."""
+
+
+# --- docker ------------------------------------------------------------------
+
+_client: docker.DockerClient | None = None
+
+
+def docker_client() -> docker.DockerClient:
+    """A shared client; raises (never skips) when the engine is not reachable."""
+    global _client
+    if _client is None:
+        try:
+            client = docker.from_env(timeout=120)
+            client.ping()
+        except Exception as exc:  # docker raises several unrelated types here
+            raise RuntimeError(
+                f"Docker engine not reachable ({exc}): start dockerd or set DOCKER_HOST"
+            ) from exc
+        _client = client
+    return _client
+
+
+def _remove(container) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        container.remove(force=True, v=True)
+
+
+def _tail(container, lines: int = LOG_TAIL) -> str:
+    try:
+        return container.logs(tail=lines).decode("utf-8", "replace")
+    except docker.errors.APIError as exc:
+        return f"(no logs: {exc})"
+
+
+def labelled_containers() -> list:
+    """Every container (running or not) labelled slimmer.test=1."""
+    return docker_client().containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"})
+
+
+# --- HTTP --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HttpResponse:
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise AssertionError(f"GET {self.url}: body is not JSON: {self.text[:300]!r}") from exc
+
+
+def http_get(url: str, timeout: float = 10.0) -> HttpResponse:
+    """GET without raising on 4xx/5xx; network errors propagate (OSError)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "slimmer-check"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return HttpResponse(url, reply.status, {k.lower(): v for k, v in reply.headers.items()}, reply.read())
+    except urllib.error.HTTPError as err:
+        return HttpResponse(url, err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+# --- results -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClientResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    output: str                    # stdout and stderr, interleaved
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    image: str
+    command: tuple[str, ...] | None
+    exit_code: int
+    stdout: str
+    stderr: str
+    result_file: str | None       # content of /out/result.txt, None when absent
+
+
+# --- specs -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    ports: tuple[int, ...]                 # container ports, the first is the default
+    kind: str                              # "server" | "batch"
+    ready: Callable[["RunningApp"], bool] | None  # one readiness attempt; None for batch
+    check: Callable                        # server: check(RunningApp); batch: check(image)
+    ready_timeout: float = 60.0
+    run_timeout: float = 60.0              # batch: bound on one run
+    probe_file: str = ""
+
+    @property
+    def image(self) -> str:
+        return f"{IMAGE_PREFIX}{self.name}:latest"
+
+
+class RunningApp:
+    """A started, ready server container of one sample app."""
+
+    def __init__(self, spec: AppSpec, image: str, container) -> None:
+        self.spec = spec
+        self.image = image
+        self.container = container
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def host_port(self, container_port: int | None = None) -> int:
+        port = container_port if container_port is not None else self.spec.ports[0]
+        self.container.reload()
+        bindings = (self.container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp")
+        if not bindings:
+            raise AssertionError(f"{self.name}: container port {port} is not published")
+        return int(bindings[0]["HostPort"])
+
+    def url(self, path: str = "/", port: int | None = None) -> str:
+        return f"http://127.0.0.1:{self.host_port(port)}{path}"
+
+    def get(self, path: str = "/", port: int | None = None, timeout: float = 15.0) -> HttpResponse:
+        url = self.url(path, port)
+        try:
+            return http_get(url, timeout)
+        except OSError as exc:
+            raise AssertionError(f"GET {path}: no answer ({exc})") from exc
+
+    def logs(self, tail: int = LOG_TAIL) -> str:
+        return _tail(self.container, tail)
+
+    def client(self, argv: Sequence[str], timeout: float = 120.0) -> ClientResult:
+        """Run argv in a client container (the ORIGINAL postgres image) in this
+        container's network namespace, so 127.0.0.1 is the target."""
+        return run_client(self.container, argv, timeout)
+
+    def psql(self, *sql: str, timeout: float = 60.0) -> ClientResult:
+        argv = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "app",
+                "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        for statement in sql:
+            argv += ["-c", statement]
+        return self.client(argv, timeout)
+
+
+def run_client(target, argv: Sequence[str], timeout: float = 120.0,
+               image: str = POSTGRES_CLIENT_IMAGE) -> ClientResult:
+    client = docker_client()
+    container = client.containers.run(
+        image, list(argv), detach=True, network_mode=f"container:{target.id}",
+        labels=TEST_LABELS, environment={"PGCONNECT_TIMEOUT": "5"})
+    try:
+        try:
+            status = container.wait(timeout=timeout)
+        except Exception as exc:  # requests' ReadTimeout / ConnectionError
+            raise AssertionError(f"client {list(argv)} did not finish in {timeout}s: "
+                                 f"{_tail(container)}") from exc
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        return ClientResult(tuple(argv), int(status["StatusCode"]), output)
+    finally:
+        _remove(container)
+
+
+# --- readiness ---------------------------------------------------------------
+
+def _port_accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def http_ready(path: str = "/") -> Callable[[RunningApp], bool]:
+    """Ready when every port accepts and GET path answers with any HTTP status.
+    (docker-proxy accepts on the host port before the app listens, hence the GET.)"""
+
+    def ready(app: RunningApp) -> bool:
+        for port in app.spec.ports:
+            if not _port_accepts(app.host_port(port)):
+                return False
+        try:
+            http_get(app.url(path), timeout=3.0)
+        except OSError:
+            return False
+        return True
+
+    return ready
+
+
+def postgres_ready(app: RunningApp) -> bool:
+    if not _port_accepts(app.host_port(5432)):
+        return False
+    return app.client(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-t", "3"], timeout=30).exit_code == 0
+
+
+def _wait_ready(app: RunningApp) -> None:
+    deadline = time.monotonic() + app.spec.ready_timeout
+    while True:
+        app.container.reload()
+        if app.container.status in ("exited", "dead"):
+            code = app.container.attrs["State"].get("ExitCode")
+            raise AppNotReady(
+                f"{app.name} ({app.image}) exited with code {code} before it was ready\n"
+                f"--- last log lines ---\n{app.logs()}")
+        if app.container.status == "running" and app.spec.ready(app):
+            return
+        if time.monotonic() > deadline:
+            raise AppNotReady(
+                f"{app.name} ({app.image}) not ready after {app.spec.ready_timeout:.0f}s "
+                f"(ports {list(app.spec.ports)})\n--- last log lines ---\n{app.logs()}")
+        time.sleep(0.25)
+
+
+# --- running -----------------------------------------------------------------
+
+def _spec(name: str) -> AppSpec:
+    try:
+        return SAMPLE_APPS[name]
+    except KeyError:
+        raise KeyError(f"unknown sample app {name!r}; known: {', '.join(SAMPLE_APPS)}") from None
+
+
+@contextlib.contextmanager
+def run_app(image: str, name: str, command: Sequence[str] | None = None) -> Iterator:
+    """Run IMAGE as sample app NAME.
+
+    server: detached, each spec port published on 127.0.0.1 (random host port),
+    waited for until ready; yields a RunningApp; the container is removed at exit.
+    batch: runs to completion (bounded); yields a BatchResult.
+    """
+    spec = _spec(name)
+    if spec.kind == "batch":
+        yield run_batch(image, name, command)
+        return
+    client = docker_client()
+    container = client.containers.run(
+        image, list(command) if command is not None else None, detach=True,
+        ports={f"{port}/tcp": ("127.0.0.1", None) for port in spec.ports},
+        labels=TEST_LABELS)
+    try:
+        app = RunningApp(spec, image, container)
+        _wait_ready(app)
+        yield app
+    finally:
+        _remove(container)
+
+
+def run_batch(image: str, name: str = "batch-job", command: Sequence[str] | None = None,
+              timeout: float | None = None) -> BatchResult:
+    spec = _spec(name)
+    timeout = timeout if timeout is not None else spec.run_timeout
+    client = docker_client()
+    container = client.containers.run(
+        image, list(command) if command is not None else None, detach=True, labels=TEST_LABELS)
+    try:
+        try:
+            status = container.wait(timeout=timeout)
+        except Exception as exc:  # requests' ReadTimeout / ConnectionError
+            raise AssertionError(f"{name} ({image}) did not exit within {timeout}s\n"
+                                 f"--- last log lines ---\n{_tail(container)}") from exc
+        stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+        return BatchResult(image, tuple(command) if command is not None else None,
+                           int(status["StatusCode"]), stdout, stderr,
+                           _read_file(container, "/out/result.txt"))
+    finally:
+        _remove(container)
+
+
+def _read_file(container, path: str) -> str | None:
+    try:
+        stream, _ = container.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.extractfile(tar.getmembers()[0])
+        return member.read().decode("utf-8", "replace") if member else None
+
+
+# --- checking ----------------------------------------------------------------
+
+def check_app(name: str, image: str) -> None:
+    """Run NAME's full functional check against IMAGE; AssertionError on failure."""
+    spec = _spec(name)
+    if spec.kind == "batch":
+        try:
+            spec.check(image)
+        except AssertionError as exc:
+            raise AssertionError(f"{name} check failed against {image}: {exc}") from None
+        return
+    with run_app(image, name) as app:
+        try:
+            spec.check(app)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{name} check failed against {image}: {exc}\n"
+                f"--- last log lines ---\n{app.logs()}") from None
+
+
+def expect_status(response: HttpResponse, status: int) -> HttpResponse:
+    assert response.status == status, (
+        f"GET {response.url}: status {response.status}, expected {status}; body: {response.text[:300]!r}")
+    return response
+
+
+def expect_ok(app: RunningApp, path: str, port: int | None = None) -> HttpResponse:
+    return expect_status(app.get(path, port), 200)
+
+
+def expect_in(needle: str, response: HttpResponse) -> None:
+    assert needle in response.text, f"GET {response.url}: {needle!r} not in body {response.text[:400]!r}"
+
+
+def expect_json(app: RunningApp, path: str, **fields) -> dict:
+    data = expect_ok(app, path).json()
+    for key, value in fields.items():
+        assert data.get(key) == value, f"GET {path}: {key}={data.get(key)!r}, expected {value!r}; got {data}"
+    return data
+
+
+def expect_client(result: ClientResult, *needles: str) -> None:
+    assert result.exit_code == 0, (
+        f"{' '.join(result.argv)} exited {result.exit_code}: {result.output[-800:]}")
+    for needle in needles:
+        assert needle in result.output, (
+            f"{' '.join(result.argv)}: {needle!r} not in output {result.output[-800:]!r}")
+
+
+# --- the checks ----------------------------------------------------------------
+# Each uses parameters the probe file (probes/NAME.toml) does not.
+
+def check_python_flask(app: RunningApp) -> None:
+    index = expect_ok(app, "/")
+    for link in ('href="/lazy', 'href="/tls"', 'href="/time'):
+        expect_in(link, index)
+    # the probe asks for plugin=report&n=5; here n=12, and the unlinked plugin
+    report = expect_ok(app, "/lazy?plugin=report&n=12").json()["result"]
+    assert report == {"sum": 650, "mean": "325/6", "median": 42.5}, f"/lazy report: {report}"
+    inventory = expect_ok(app, "/lazy?plugin=inventory&n=4").json()["result"]
+    assert inventory == {"items": 4, "total": "79.96",
+                         "sku": hashlib.sha1(b"4").hexdigest()[:12]}, f"/lazy inventory: {inventory}"
+    expect_status(app.get("/lazy?plugin=missing"), 404)
+    tls = expect_ok(app, "/tls").json()
+    assert tls.get("x509_ca", 0) > 100, f"/tls: only {tls.get('x509_ca')} CA certificates loaded: {tls}"
+    # the probe uses Europe/Paris
+    expect_json(app, "/time?tz=Asia/Tokyo", utcoffset="+09:00", abbreviation="JST",
+                local="2024-01-15T21:00:00+09:00")
+    expect_json(app, "/time?tz=America/New_York", utcoffset="-05:00", abbreviation="EST")
+    expect_json(app, "/time?tz=America/New_York&at=2024-07-15T12:00", utcoffset="-04:00", abbreviation="EDT")
+    expect_json(app, "/time?tz=Asia/Kolkata", utcoffset="+05:30")
+    expect_status(app.get("/time?tz=No/Such_Zone"), 400)
+
+
+def check_node_express(app: RunningApp) -> None:
+    expect_in('href="/hash?text=', expect_ok(app, "/"))
+    expect_json(app, "/hash?text=abc", algorithm="sha256", hex=SHA256_ABC)
+    expect_json(app, "/hash?text=slimmer&alg=sha512", hex=hashlib.sha512(b"slimmer").hexdigest())
+    expect_json(app, "/hash?text=abc&alg=md5", hex="900150983cd24fb0d6963f7d28e17f72")
+    expect_status(app.get("/hash?text=abc&alg=no-such-hash"), 400)
+    # the probe asks for n=4; 20! has 19 digits
+    expect_json(app, "/report?n=20", n=20, sum=210, factorialDigits=19, text="20 numbers")
+
+
+def check_nginx_static(app: RunningApp) -> None:
+    expect_in('href="/page2.html"', expect_ok(app, "/"))
+    expect_in('href="page3.html"', expect_ok(app, "/page2.html"))
+    expect_in("Two links deep", expect_ok(app, "/page3.html"))
+    orphan = expect_ok(app, "/orphan.html")   # linked from nowhere, absent from the probe file
+    expect_in("Orphan page", orphan)
+    assert orphan.headers.get("content-type", "").startswith("text/html"), orphan.headers
+    css = expect_ok(app, "/style.css")
+    assert css.headers.get("content-type", "").startswith("text/css"), (
+        f"/style.css Content-Type {css.headers.get('content-type')!r} (mime.types missing?)")
+    expect_status(app.get("/no-such-page.html"), 404)
+    assert "GET /orphan.html" in app.logs(200), "nginx did not log the request to stdout"
+
+
+def check_entrypoint_script(app: RunningApp) -> None:
+    index = expect_ok(app, "/")
+    expect_in("<h1>hello from the entrypoint</h1>", index)
+    expect_in("generated by entrypoint.sh for user app (uid=1000) with 4 settings", index)
+    conf = expect_ok(app, "/site.conf")
+    for line in ("greeting=hello from the entrypoint", "user=app", "uid=1000", "port=8000"):
+        expect_in(line, conf)
+    # the CGI script runs id, grep, cut, tr at request time; the probe sends no query
+    status = expect_ok(app, "/cgi-bin/status?from=check")
+    for line in ("user=app", "groups=app", "settings=4",
+                 "greeting_upper=HELLO FROM THE ENTRYPOINT", "query=from=check"):
+        expect_in(line, status)
+    assert "entrypoint: prepared /home/app/www as app" in app.logs(200), "entrypoint log line missing"
+
+
+def check_java_digest(app: RunningApp) -> None:
+    expect_in('href="/digest?text=', expect_ok(app, "/"))
+    expect_json(app, "/digest?text=abc", algorithm="SHA-256", hex=SHA256_ABC)
+    expect_json(app, "/digest?text=slimmer&alg=SHA-512", hex=hashlib.sha512(b"slimmer").hexdigest())
+    expect_json(app, "/digest?text=abc&alg=SHA3-256", hex=hashlib.sha3_256(b"abc").hexdigest())
+    expect_json(app, "/digest?text=abc&alg=MD5", hex="900150983cd24fb0d6963f7d28e17f72")
+    expect_status(app.get("/digest?text=abc&alg=NO-SUCH"), 400)
+    expect_json(app, "/time?tz=Asia/Tokyo", utcoffset="+09:00", local="2024-01-15T21:00:00+09:00")
+    expect_json(app, "/time?tz=America/New_York", utcoffset="-05:00")
+    tls = expect_ok(app, "/tls").json()
+    assert tls.get("trust_anchors", 0) > 100, f"/tls: only {tls.get('trust_anchors')} trust anchors: {tls}"
+
+
+def check_static_scratch(app: RunningApp) -> None:
+    root = expect_ok(app, "/?from=check")
+    assert root.text == "hello from static-scratch\nthe message file shipped in /etc/app\n", (
+        f"GET /: {root.text!r}")
+    assert expect_ok(app, "/health").text == "ok\n"
+    expect_status(app.get("/missing"), 404)
+
+
+def check_postgres(app: RunningApp) -> None:
+    expect_client(app.psql("SELECT count(*), sum(qty) FROM items"), "3|115")
+    # an extension the probes never create
+    expect_client(app.psql("CREATE EXTENSION IF NOT EXISTS pgcrypto",
+                           "SELECT encode(digest('abc', 'sha256'), 'hex')"), SHA256_ABC)
+    # time zones the probes never set (they use Europe/Paris)
+    expect_client(app.psql("SET TIME ZONE 'America/New_York'",
+                           "SELECT added FROM items WHERE id = 1",
+                           "SELECT added FROM items WHERE id = 3"),
+                  "2024-01-15 07:00:00-05", "2024-07-04 12:00:00-04")
+    expect_client(app.psql("SET TIME ZONE 'Asia/Tokyo'",
+                           "SELECT to_char(added, 'YYYY-MM-DD HH24:MI TZ') FROM items WHERE id = 2"),
+                  "2024-03-31 10:30 JST")
+    bench = ["pgbench", "-h", "127.0.0.1", "-U", "postgres"]
+    expect_client(app.client(bench + ["-i", "-s", "1", "app"]), "done in")
+    expect_client(app.client(bench + ["-c", "2", "-t", "50", "app"]),
+                  "number of transactions actually processed: 100/100")
+    expect_client(app.psql("SELECT count(*) FROM pgbench_accounts"), "100000")
+
+
+def _expect_batch(image: str, command: list[str] | None, expected: str) -> None:
+    result = run_batch(image, "batch-job", command)
+    variant = " ".join(command) if command else "(default CMD)"
+    assert result.exit_code == 0, (
+        f"run {variant}: exit code {result.exit_code}; stderr: {result.stderr[-500:]!r}")
+    assert result.stdout == expected + "\n", f"run {variant}: stdout {result.stdout!r}, expected {expected!r}"
+    assert result.result_file == expected + "\n", (
+        f"run {variant}: /out/result.txt {result.result_file!r}, expected {expected!r}")
+
+
+def check_batch_job(image: str) -> None:
+    _expect_batch(image, None, "sum=41.60")                 # the probe run (default CMD)
+    _expect_batch(image, ["count"], "count=7")
+    _expect_batch(image, ["max"], "max=cherry 10.00")
+    _expect_batch(image, ["top"], "top=cherry,grape,banana")
+    bad = run_batch(image, "batch-job", ["no-such-mode"])
+    assert bad.exit_code == 2 and "unknown mode" in bad.stderr, (
+        f"bad mode: exit {bad.exit_code}, stderr {bad.stderr!r}")
+
+
+def _spec_for(name: str, ports: tuple[int, ...], check, kind: str = "server", ready=None,
+              ready_timeout: float = 60.0) -> AppSpec:
+    return AppSpec(name=name, ports=ports, kind=kind,
+                   ready=ready if ready is not None or kind == "batch" else http_ready("/"),
+                   check=check, ready_timeout=ready_timeout, probe_file=f"probes/{name}.toml")
+
+
+SAMPLE_APPS: dict[str, AppSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec_for("python-flask", (8080,), check_python_flask),
+        _spec_for("node-express", (3000,), check_node_express),
+        _spec_for("nginx-static", (80,), check_nginx_static),
+        _spec_for("entrypoint-script", (8000,), check_entrypoint_script),
+        _spec_for("java-digest", (8080,), check_java_digest, ready_timeout=90.0),
+        _spec_for("batch-job", (), check_batch_job, kind="batch"),
+        _spec_for("static-scratch", (8080,), check_static_scratch, ready=http_ready("/health")),
+        _spec_for("postgres", (5432,), check_postgres, ready=postgres_ready, ready_timeout=90.0),
+    )
+}
