@@ -251,6 +251,15 @@ def postgres_ready(app: RunningApp) -> bool:
     return app.client(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-t", "3"], timeout=30).exit_code == 0
 
 
+def _attempt(app: RunningApp) -> bool:
+    """One readiness attempt; a container that stops meanwhile loses its port
+    bindings, which is "not ready yet": the next round sees it exited."""
+    try:
+        return app.spec.ready(app)
+    except (AssertionError, OSError):
+        return False
+
+
 def _wait_ready(app: RunningApp) -> None:
     deadline = time.monotonic() + app.spec.ready_timeout
     while True:
@@ -260,7 +269,7 @@ def _wait_ready(app: RunningApp) -> None:
             raise AppNotReady(
                 f"{app.name} ({app.image}) exited with code {code} before it was ready\n"
                 f"--- last log lines ---\n{app.logs()}")
-        if app.container.status == "running" and app.spec.ready(app):
+        if app.container.status == "running" and _attempt(app):
             return
         if time.monotonic() > deadline:
             raise AppNotReady(
