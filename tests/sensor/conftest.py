@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 RUN_ID = uuid.uuid4().hex[:10]
 LABEL = {"slimmer-test": f"sensor-{RUN_ID}"}
+LABEL_FILTER = f"slimmer-test=sensor-{RUN_ID}"
 WORKDIR = "/data"        # the directory the workload touches inside containers
 
 
@@ -94,9 +95,9 @@ def read_log_dir(log_dir: str):
 def docker_ledger(docker_client):
     """Removes every container and image with this run's label at the end."""
     yield docker_client
-    for container in docker_client.containers.list(all=True, filters={"label": LABEL}):
+    for container in docker_client.containers.list(all=True, filters={"label": LABEL_FILTER}):
         container.remove(force=True)
-    for image in docker_client.images.list(filters={"label": LABEL}):
+    for image in docker_client.images.list(filters={"label": LABEL_FILTER}):
         docker_client.images.remove(image.id, force=True)
 
 

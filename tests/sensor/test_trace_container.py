@@ -1,0 +1,105 @@
+"""The sensor as PID 1 of real containers (Docker's default seccomp profile and
+capabilities, no --privileged), from debian:bookworm-slim and FROM scratch."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import LABEL, WORKDIR, expected_touches, sleep_until
+
+pytestmark = pytest.mark.docker
+
+IMAGES = ["debian_image", "scratch_image"]
+
+
+@pytest.mark.parametrize("image_fixture", IMAGES)
+@pytest.mark.parametrize("user, data_dir", [(None, WORKDIR), ("1000:1000", WORKDIR)])
+def test_every_case_is_logged_and_nothing_else(request, traced, image_fixture, user, data_dir):
+    image = request.getfixturevalue(image_fixture)
+    run = traced(image, ["/workload", "touch-all", data_dir], user=user)
+    assert run.wait() == 0, run.logs()
+    log = run.trace()
+    expected = expected_touches(data_dir, "/workload")
+    assert {path: p.write for path, p in log.paths.items()} == expected
+    assert [p.argv for p in log.processes] == [
+        ("/workload", "touch-all", data_dir), ("/workload", "script-mode", f"{data_dir}/script")]
+    assert log.exit_status == 0
+
+
+def test_non_root_user_by_name_writes_into_its_own_dir(traced, debian_image):
+    run = traced(debian_image, ["/workload", "touch-all", "/data-app"], user="app")
+    assert run.wait() == 0, run.logs()
+    log = run.trace()
+    assert log.paths["/data-app/written.txt"].write
+    assert {path: p.write for path, p in log.paths.items()} == expected_touches("/data-app", "/workload")
+
+
+def test_dynamic_programs_through_a_shell(traced, debian_image):
+    run = traced(debian_image, ["sh", "-c", "cd /etc && cat hostname debian_version >/dev/null"])
+    assert run.wait() == 0, run.logs()
+    log = run.trace()
+    for path in ("/etc/hostname", "/etc/debian_version", "/usr/bin/cat", "/etc/ld.so.cache",
+                 "/lib/x86_64-linux-gnu/libc.so.6", "/etc"):
+        assert path in log.paths, path
+    assert log.paths["/dev/null"].write
+    assert [p.exe for p in log.processes] == ["/usr/bin/dash", "/usr/bin/cat"]
+
+
+@pytest.mark.parametrize("image_fixture", IMAGES)
+@pytest.mark.parametrize("argv, status", [(["exit", "3"], 3), (["exit", "0"], 0), (["kill-self"], 137)])
+def test_container_exit_code_is_the_apps(request, traced, image_fixture, argv, status):
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", *argv])
+    assert run.wait() == status
+    assert run.trace().exit_status == status
+
+
+@pytest.mark.parametrize("image_fixture", IMAGES)
+def test_docker_stop_delivers_sigterm_to_the_app(request, traced, image_fixture):
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "wait-term"], user="1000")
+    sleep_until(lambda: "ready" in run.logs(), 20, "the app to be ready")
+    started = time.monotonic()
+    run.container.stop(timeout=10)
+    assert time.monotonic() - started < 8, "the app did not get SIGTERM: docker had to SIGKILL"
+    assert run.wait() == 0
+    assert "terminated cleanly" in run.logs()
+    log = run.trace()
+    assert log.exit_status == 0 and log.processes[0].argv == ("/workload", "wait-term")
+
+
+def zombies_in(container) -> list[int]:
+    """Zombie pids in the container's process tree, read from the host's /proc
+    (docker top cannot show them: a zombie has left its cgroup)."""
+    container.reload()
+    pending, zombies = [container.attrs["State"]["Pid"]], []
+    while pending:
+        pid = pending.pop()
+        try:
+            with open(f"/proc/{pid}/stat") as stream:
+                if stream.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    zombies.append(pid)
+            with open(f"/proc/{pid}/task/{pid}/children") as stream:
+                pending.extend(int(child) for child in stream.read().split())
+        except FileNotFoundError:
+            continue
+    return zombies
+
+
+@pytest.mark.parametrize("image_fixture", IMAGES)
+def test_orphaned_children_leave_no_zombies(request, traced, image_fixture):
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "orphans", "5"])
+    sleep_until(lambda: "orphans made" in run.logs(), 20, "the orphans")
+    assert run.logs().count("orphan ") == 5
+    sleep_until(lambda: not zombies_in(run.container), 10, "every orphan to be reaped")
+    run.container.stop(timeout=10)
+    assert run.wait() == 0
+
+
+def test_zombie_check_sees_zombies_of_an_app_that_is_pid_1(docker_ledger, scratch_image):
+    """The control for the test above: without the sensor the orphans stay zombies."""
+    container = docker_ledger.containers.run(scratch_image, ["/workload", "orphans", "3"],
+                                             detach=True, labels=LABEL)
+    try:
+        sleep_until(lambda: len(zombies_in(container)) == 3, 10, "three zombies")
+    finally:
+        container.remove(force=True)
