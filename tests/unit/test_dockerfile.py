@@ -1,0 +1,88 @@
+"""The generated Dockerfile (golden files) and the artifacts directory."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from slimmer.dockerfile import render_dockerfile, write_artifacts
+from slimmer.errors import BadInput
+from slimmer.model import Healthcheck, ImageConfig, ImageIndex, ImageInfo, KeepSet, KeptPath, KeepReason
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
+VERSION = "0.1.0"
+ID = "sha256:" + "0123456789abcdef" * 4
+
+RICH = ImageInfo(
+    reference="registry.local:5000/team/app:1.0", id=ID, repo_tags=("registry.local:5000/team/app:1.0",),
+    size_bytes=123, os="linux", architecture="amd64", layers=(),
+    config=ImageConfig(
+        entrypoint=("/docker-entrypoint.sh", "--config", "/etc/app/app.conf"),
+        cmd=("serve", "--port", "8080", "it's \"quoted\""),
+        env=("PATH=/usr/local/bin:/usr/bin:/bin", "GREETING=hello \"world\" $HOME ${USER} `id`",
+             "WINDOWS=C:\\Program Files\\app\\", "EMPTY=", "SPACES=  padded  ", "UNICODE=caf\u00e9 \u2603",
+             "SINGLE='x'", "TRAILING=ends with \\"),
+        workdir="/srv/app", user="app:app", exposed_ports=("8080/tcp", "53/udp", "443/tcp"),
+        volumes=("/var/lib/app", "/data"),
+        labels=(("org.opencontainers.image.title", "App \"One\""), ("maintainer", "Jo <jo@example.com>"),
+                ("price", "$5 & up"), ("slimmer.version", "0.0.1-old")),
+        healthcheck=Healthcheck(("CMD", "curl", "-fsS", "http://localhost:8080/health"), interval_ns=30 * 10**9,
+                                timeout_ns=5 * 10**9, start_period_ns=1500 * 10**6, retries=3),
+        stop_signal="SIGQUIT",
+    ),
+)
+
+MINIMAL = ImageInfo(reference="batch:latest", id="sha256:" + "f" * 64, repo_tags=("batch:latest",), size_bytes=1,
+                    os="linux", architecture="amd64", layers=(),
+                    config=ImageConfig(cmd=("/usr/local/bin/batch",)))
+
+
+def golden(name: str) -> str:
+    with open(os.path.join(GOLDEN, name), encoding="utf-8") as source:
+        return source.read()
+
+
+@pytest.mark.parametrize("image, name", [(RICH, "Dockerfile.rich"), (MINIMAL, "Dockerfile.minimal")])
+def test_dockerfile_matches_golden_file(image, name):
+    assert render_dockerfile(image, VERSION) == golden(name)
+    assert render_dockerfile(image, VERSION) == render_dockerfile(image, VERSION)
+
+
+@pytest.mark.parametrize("health, line", [
+    (Healthcheck(("NONE",)), "HEALTHCHECK NONE"),
+    (Healthcheck(("CMD-SHELL", "pg_isready -U postgres || exit 1"), interval_ns=90 * 10**9, retries=5),
+     "HEALTHCHECK --interval=90s --retries=5 CMD pg_isready -U postgres || exit 1"),
+    (Healthcheck(("CMD", "/bin/check"), timeout_ns=250 * 10**6), 'HEALTHCHECK --timeout=250ms CMD ["/bin/check"]'),
+])
+def test_healthcheck_forms(health, line):
+    image = ImageInfo("a:1", ID, (), 0, "linux", "amd64", ImageConfig(healthcheck=health), ())
+    assert line in render_dockerfile(image, VERSION).splitlines()
+
+
+@pytest.mark.parametrize("config", [ImageConfig(env=("BAD=line1\nline2",)),
+                                    ImageConfig(labels=(("note", "a\nb"),)),
+                                    ImageConfig(healthcheck=Healthcheck(("CMD-SHELL", "a\nb")))])
+def test_values_a_dockerfile_cannot_express_are_refused_with_a_next_step(config):
+    image = ImageInfo("a:1", ID, (), 0, "linux", "amd64", config, ())
+    with pytest.raises(BadInput) as raised:
+        render_dockerfile(image, VERSION)
+    assert raised.value.hint
+
+
+def test_write_artifacts_writes_exactly_the_build_context(tmp_path):
+    sensor = tmp_path / "slim-sensor"
+    sensor.write_bytes(b"\x7fELF fake sensor")
+    sensor.chmod(0o600)
+    kept = {p: KeptPath(p, KeepReason.TRACED) for p in
+            ("/usr/bin/app", "/etc/weird\tname", "/back\\slash", "/new\nline", "/bell\x07", "/caf\u00e9", "/usr")}
+    out = tmp_path / "artifacts"
+    artifacts = write_artifacts(str(out), RICH, KeepSet(kept), ImageIndex({}), str(sensor), VERSION)
+    assert sorted(os.listdir(out)) == [".dockerignore", "Dockerfile", "keep.list", "sensor"]
+    assert artifacts.dockerfile == str(out / "Dockerfile") and artifacts.keep_list == str(out / "keep.list")
+    assert (out / "Dockerfile").read_text() == golden("Dockerfile.rich")
+    assert (out / "keep.list").read_bytes() == (
+        b"/back\\\\slash\n/bell\\x07\n/caf\xc3\xa9\n/etc/weird\\tname\n/new\\nline\n/usr\n/usr/bin/app\n")
+    assert stat.S_IMODE(os.stat(artifacts.sensor).st_mode) == 0o755
+    assert (out / "sensor").read_bytes() == sensor.read_bytes()
+    assert (out / ".dockerignore").read_text().splitlines() == ["*", "!Dockerfile", "!keep.list", "!sensor"]
