@@ -9,7 +9,7 @@ import sys
 import traceback
 
 from . import __version__
-from .errors import ExitCode, Interrupted, SlimError
+from .errors import BadInput, ExitCode, Interrupted, SlimError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,7 +216,32 @@ def add_xray_parser(commands) -> None:
 
 
 def run_xray(args) -> int:
-    raise SlimError("slim xray is not implemented yet", None, "see issue 7")
+    from . import xray
+    from .docker_api import Docker
+    rules = dict(xray.load_ci_rules("."))
+    if args.max_reclaimable is not None:
+        rules["max_reclaimable"] = args.max_reclaimable
+    if args.min_efficiency is not None:
+        rules["min_efficiency"] = args.min_efficiency
+    if args.ci and not rules:
+        rules = dict(xray.DEFAULT_RULES)
+    docker = Docker()
+    report = xray.xray_image(docker, args.image)
+    results = xray.evaluate_rules(report, rules) if (args.ci or rules) else []
+    if args.html:
+        from .html import render_xray_html
+        with open(args.html, "w", encoding="utf-8") as handle:
+            handle.write(render_xray_html(report))
+    if args.json:
+        print(json.dumps(xray.to_json(report, results), indent=2))
+    else:
+        print(xray.render_text(report, results))
+    if any(not result.passed for result in results):
+        for result in results:
+            if not result.passed:
+                print(f"slim: CI rule failed: {result.message}", file=sys.stderr)
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def add_compare_parser(commands) -> None:
@@ -229,7 +254,17 @@ def add_compare_parser(commands) -> None:
 
 
 def run_compare(args) -> int:
-    raise SlimError("slim compare is not implemented yet", None, "see issue 7")
+    from . import compare, xray
+    from .docker_api import Docker
+    docker = Docker()
+    first = xray.xray_image(docker, args.image_a, duplicates=False)
+    second = xray.xray_image(docker, args.image_b, duplicates=False)
+    comparison = compare.compare(first, second)
+    if args.json:
+        print(json.dumps(compare.to_json(comparison), indent=2))
+    else:
+        print(compare.render_text(comparison))
+    return ExitCode.OK
 
 
 def add_lint_parser(commands) -> None:
@@ -242,7 +277,23 @@ def add_lint_parser(commands) -> None:
 
 
 def run_lint(args) -> int:
-    raise SlimError("slim lint is not implemented yet", None, "see issue 7")
+    from . import lint
+    try:
+        with open(args.dockerfile, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise BadInput("cannot read the Dockerfile", f"{args.dockerfile}: {exc.strerror}",
+                       "pass the path of a Dockerfile, e.g. slim lint ./Dockerfile") from exc
+    findings = lint.lint_dockerfile(text, args.dockerfile)
+    if args.image:
+        from .docker_api import Docker
+        from .xray import xray_image
+        findings = lint.attach_image_figures(findings, text, xray_image(Docker(), args.image, duplicates=False))
+    if args.json:
+        print(json.dumps(lint.to_json(findings, args.dockerfile), indent=2))
+    else:
+        print(lint.render_text(findings, args.dockerfile))
+    return ExitCode.FAILED if findings else ExitCode.OK
 
 
 # --- slim sensor -------------------------------------------------------------------

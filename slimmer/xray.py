@@ -51,6 +51,7 @@ class LayerReport:
     modified: Change
     deleted: Change
     caches: Mapping[str, int] = field(default_factory=dict)   # cache kind -> bytes it left in the image
+    hidden_later: Change = Change()   # this layer's file versions that later layers hide (still shipped)
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,11 @@ def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, i
     size = sum(layer.size_bytes for layer in layers)
     reclaimable = sum(b for (_, _, _), (_, b) in hidden.items())
     deleted_by: dict[int, list[int]] = {}
-    for (by_layer, _, how), (count, nbytes) in hidden.items():
+    hidden_from: dict[int, list[int]] = {}
+    for (by_layer, from_layer, how), (count, nbytes) in hidden.items():
+        tally = hidden_from.setdefault(from_layer, [0, 0])
+        tally[0] += count
+        tally[1] += nbytes
         if how != "overwritten":
             tally = deleted_by.setdefault(by_layer, [0, 0])
             tally[0] += count
@@ -198,7 +203,8 @@ def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, i
                     created_by=instructions[position], added=changes[position][0],
                     modified=changes[position][1],
                     deleted=Change(*deleted_by.get(layer.index, (0, 0))),
-                    caches=caches.get(layer.index, {}))
+                    caches=caches.get(layer.index, {}),
+                    hidden_later=Change(*hidden_from.get(layer.index, (0, 0))))
         for position, layer in enumerate(layers))
 
     duplicates = _duplicates(files, layers)
@@ -415,7 +421,7 @@ def to_json(report: XrayReport, rules: Sequence[RuleResult] = ()) -> dict:
         "file_count": report.file_count,
         "layers": [{"index": l.index, "digest": l.digest, "size_bytes": l.size_bytes, "created_by": l.created_by,
                     "added": change(l.added), "modified": change(l.modified), "deleted": change(l.deleted),
-                    "caches": dict(l.caches)} for l in report.layers],
+                    "hidden_later": change(l.hidden_later), "caches": dict(l.caches)} for l in report.layers],
         "largest": [{"path": f.path, "bytes": f.bytes, "layer": f.layer} for f in report.largest_files],
         "largest_dirs": [{"path": d.path, "bytes": d.bytes} for d in report.largest_dirs],
         "duplicates": [{"sha256": d.sha256, "size_bytes": d.size_bytes, "paths": list(d.paths),
@@ -457,3 +463,13 @@ def render_text(report: XrayReport, rules: Sequence[RuleResult] = ()) -> str:
         lines += ["", "CI rules:"] + [f"  {r.message}" for r in rules]
         lines.append("CI: " + ("passed" if all(r.passed for r in rules) else "FAILED"))
     return "\n".join(lines)
+
+
+# --- one call for the CLI and lint ------------------------------------------------------------
+
+def xray_image(docker, reference: str, *, duplicates: bool = True) -> XrayReport:
+    """Inspect REFERENCE, stream its `docker save` once and analyse it (docker: a docker_api.Docker)."""
+    from .inspect import inspect_image
+    info = inspect_image(docker, reference)
+    saved = read_image(docker.export_image(info.id), duplicates=duplicates)
+    return analyse(saved.layers, layer_instructions(saved, info), image=reference, image_id=info.id)

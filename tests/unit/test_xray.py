@@ -47,6 +47,8 @@ def test_story_totals_and_layers():
         (4, 2000, "COPY copies /opt/", Change(2, 2000), Change(0, 0), Change(0, 0)),
     ]
     assert all(l.digest.startswith("sha256:") for l in report.layers)
+    assert [l.hidden_later for l in report.layers] == [Change(4, 5600), Change(1, 4000), Change(1, 150),
+                                                      Change(0, 0), Change(0, 0)]
 
 
 def test_story_largest_duplicates_and_findings():
