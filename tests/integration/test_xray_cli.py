@@ -1,0 +1,124 @@
+"""`slim xray`, `slim compare` and `slim lint` on real images (needs Docker; fails without).
+
+The test image is built FROM debian:bookworm-slim: one layer adds a 3,000,000
+byte file, a later layer deletes it, so exactly 3,000,000 bytes are reclaimable.
+Every image the module builds is removed afterwards.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from slimmer.docker_api import Docker
+
+pytestmark = pytest.mark.docker
+
+BASE = "debian:bookworm-slim"
+WASTE = 3_000_000
+DOCKERFILE = f"""FROM {BASE}
+RUN head -c {WASTE} /dev/urandom > /waste.bin
+RUN echo hello > /hello.txt
+RUN rm -f /waste.bin
+"""
+
+
+def slim(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "slimmer.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def wasteful_image():
+    docker = Docker()
+    context = tempfile.mkdtemp(prefix="slimmer-xray-test-")
+    tag = f"slimmer-test/xray-waste:{docker.session}"
+    try:
+        with open(os.path.join(context, "Dockerfile"), "w") as handle:
+            handle.write(DOCKERFILE)
+        image_id = docker.build(context, tag)
+        yield {"tag": tag, "id": image_id, "context": context}
+    finally:
+        docker.remove_intermediate(keep=[])
+        try:
+            docker.client.images.remove(tag, force=True)
+        except Exception:   # never built: nothing to remove
+            pass
+        shutil.rmtree(context, ignore_errors=True)
+        docker.cleanup()
+
+
+def test_xray_json_reports_exact_reclaimable_bytes(wasteful_image):
+    proc = slim("xray", wasteful_image["tag"], "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["reclaimable_bytes"] == WASTE
+    assert len(data["layers"]) == 4
+    waste_layer, hello_layer, rm_layer = data["layers"][1:]
+    assert waste_layer["added"] == {"count": 1, "bytes": WASTE}
+    assert waste_layer["created_by"].startswith("RUN head -c 3000000")
+    assert hello_layer["added"] == {"count": 1, "bytes": 6}
+    assert rm_layer["deleted"] == {"count": 1, "bytes": WASTE}
+    assert data["size_bytes"] == sum(layer["size_bytes"] for layer in data["layers"])
+    assert data["efficiency"] == pytest.approx(1 - WASTE / data["size_bytes"], abs=1e-6)
+    messages = [f["message"] for f in data["findings"]]
+    assert any(m.startswith("layer 3 (RUN rm -f /waste.bin) deletes 3.0 MB (1 files) that layer 1 added")
+               for m in messages), messages
+
+
+def test_xray_ci_rules_exit_codes(wasteful_image, tmp_path):
+    failing = slim("xray", wasteful_image["tag"], "--ci", "--max-reclaimable", str(WASTE - 1))
+    assert failing.returncode == 1
+    assert f"reclaimable bytes {WASTE}" in failing.stderr and f"threshold max {WASTE - 1}" in failing.stderr
+    passing = slim("xray", wasteful_image["tag"], "--ci", "--max-reclaimable", str(WASTE), "--min-efficiency", "0.9")
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "PASS max_reclaimable" in passing.stdout and "PASS min_efficiency" in passing.stdout
+    (tmp_path / ".slim-ci.toml").write_text("[rules]\nmin_efficiency = 0.999\nmax_reclaimable = \"1MB\"\n")
+    from_file = slim("xray", wasteful_image["tag"], "--ci", cwd=str(tmp_path))
+    assert from_file.returncode == 1
+    assert "FAIL min_efficiency" in from_file.stdout and "FAIL max_reclaimable" in from_file.stdout
+
+
+def test_xray_base_image_and_html(tmp_path):
+    page = tmp_path / "xray.html"
+    proc = slim("xray", BASE, "--json", "--html", str(page))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["reclaimable_bytes"] == 0 and data["efficiency"] == 1.0
+    assert 60_000_000 < data["size_bytes"] < 100_000_000
+    assert data["largest"][0]["path"] == "/usr/bin/perl"
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "http" not in html.split("<body>")[0]
+
+
+def test_compare(wasteful_image):
+    proc = slim("compare", BASE, wasteful_image["tag"], "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["delta"]["layers"] == 3
+    assert data["delta"]["size_bytes"] == WASTE + 6
+    assert data["delta"]["file_count"] == 1
+    text = slim("compare", BASE, wasteful_image["tag"]).stdout
+    assert "layers" in text and "+3" in text
+
+
+def test_lint_with_image_figures(wasteful_image):
+    dockerfile = os.path.join(wasteful_image["context"], "Dockerfile")
+    proc = slim("lint", dockerfile, "--image", wasteful_image["tag"], "--json")
+    assert proc.returncode == 1, proc.stderr       # findings make lint fail
+    findings = json.loads(proc.stdout)["findings"]
+    removed = next(f for f in findings if f["id"] == "remove-in-later-layer")
+    assert (removed["line"], removed["layer"], removed["bytes"]) == (4, 3, WASTE)
+    assert {"no-user", "remove-in-later-layer"} <= {f["id"] for f in findings}
+
+
+def test_bad_input_exit_code_2(tmp_path):
+    assert slim("xray", "slimmer-test/no-such-image:404").returncode == 2
+    missing = slim("lint", str(tmp_path / "Dockerfile"))
+    assert missing.returncode == 2 and "cannot read the Dockerfile" in missing.stderr
+    assert slim("compare", BASE, "slimmer-test/no-such-image:404").returncode == 2
