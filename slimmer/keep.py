@@ -217,6 +217,7 @@ class _Keeper:
         self.package_dirs_done: set[str] = set()
         self._ld_dirs: tuple[str, ...] | None = None
         self._musl_dirs: tuple[str, ...] | None = None
+        self._metadata: dict[str, list[str]] = {}
 
     # --- bookkeeping --------------------------------------------------------
 
@@ -562,9 +563,7 @@ class _Keeper:
         if entry is not None and entry.type is EntryType.DIR:
             self.keep_tree(key, KeepReason.PACKAGE, because_of)
         # the distribution's metadata: named after the module, or listing it
-        for meta in self.under(site):
-            if posixpath.dirname(meta) != site or not meta.endswith((".dist-info", ".egg-info")):
-                continue
+        for meta in self.metadata_dirs(site):
             dist_name = _normalise_dist(posixpath.basename(meta).split("-", 1)[0].rsplit(".", 1)[0])
             record = self.content(meta + "/RECORD") if self.read_file else None
             top_level = self.content(meta + "/top_level.txt") if self.read_file else None
@@ -586,6 +585,13 @@ class _Keeper:
                     first = line.split(",", 1)[0]
                     if first and not first.startswith(".."):
                         self.keep(posixpath.join(site, first), KeepReason.PACKAGE, because_of)
+
+    def metadata_dirs(self, site: str) -> list[str]:
+        """The *.dist-info / *.egg-info entries directly in a site directory (cached)."""
+        if site not in self._metadata:
+            self._metadata[site] = [p for p in self.under(site) if posixpath.dirname(p) == site
+                                    and p.endswith((".dist-info", ".egg-info"))]
+        return self._metadata[site]
 
     # --- rule 9: application layers --------------------------------------------------
 
