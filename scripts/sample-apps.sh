@@ -9,7 +9,7 @@
 # Each build's output goes to $LOG_DIR/NAME.log (default /tmp/slimmer-sample-apps);
 # on failure the tail of that log is printed and the script exits 1 naming every
 # app that failed. The legacy builder is used (DOCKER_BUILDKIT=0): it is what the
-# development machines have.
+# development machines have. --force-rm removes the container of a failed step too.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,7 +53,7 @@ for app in "${apps[@]}"; do
         continue
     fi
     log="$log_dir/$app.log"
-    build_args=(--label "slimmer.sample=$app" -t "$image")
+    build_args=(--force-rm --label "slimmer.sample=$app" -t "$image")
     [ "$no_cache" = 1 ] && build_args+=(--no-cache)
     echo "sample-apps: building $image (log: $log)"
     started=$(date +%s)

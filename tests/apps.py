@@ -455,6 +455,19 @@ def check_entrypoint_script(app: RunningApp) -> None:
                  "greeting_upper=HELLO FROM THE ENTRYPOINT", "query=from=check"):
         expect_in(line, status)
     assert "entrypoint: prepared /home/app/www as app" in app.logs(200), "entrypoint log line missing"
+    health = wait_healthy(app)
+    assert health == "healthy", f"HEALTHCHECK (busybox wget) status {health!r}"
+
+
+def wait_healthy(app: RunningApp, timeout: float = 30.0) -> str:
+    """Wait until Docker's HEALTHCHECK status leaves "starting"; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        app.container.reload()
+        status = app.container.attrs["State"].get("Health", {}).get("Status", "none")
+        if status != "starting" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
 
 
 def check_java_digest(app: RunningApp) -> None:
