@@ -17,9 +17,10 @@ def build_slim_image(docker: Docker, artifacts: Artifacts, tag: str,
     2. the collect stage's image (the original plus a copy of the kept files)
        is removed afterwards; the slim image is the only thing left behind.
     """
+    image_id = ""
     try:
         image_id = docker.build(artifacts.directory, tag, on_line=on_line)
     finally:
-        docker.remove_intermediate(keep=[])
+        docker.remove_intermediate(keep=[image_id] if image_id else [])
     size = int(docker.api.inspect_image(image_id).get("Size") or 0)
     return BuiltImage(tag=tag, id=image_id, size_bytes=size)

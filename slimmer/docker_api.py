@@ -259,15 +259,18 @@ class Docker:
         """
         image_id = None
         intermediate: list[str] = []
-        log: list[str] = []
+        after_from = False
         try:
             for event in self.api.build(path=context_dir, tag=tag, rm=True, forcerm=True,
                                         nocache=True, decode=True, labels=None):
                 if "stream" in event:
                     line = event["stream"]
-                    log.append(line)
+                    step = re.match(r"Step \d+/\d+ : (\w+)", line)
+                    if step:
+                        after_from = step.group(1).upper() == "FROM"
                     match = re.match(r"\s*---> ([0-9a-f]{12})\s*$", line)
-                    if match:
+                    # The id printed after a FROM step is an existing image (the original!)
+                    if match and not after_from:
                         intermediate.append(match.group(1))
                     if on_line:
                         on_line(line)
@@ -292,6 +295,8 @@ class Docker:
             if any(k.startswith(short_id) for k in keep):
                 continue
             try:
+                if self.api.inspect_image(short_id).get("RepoTags"):
+                    continue   # a tagged image is never ours to remove
                 self.api.remove_image(short_id, force=False, noprune=False)
             except docker.errors.APIError:
                 pass   # a parent of the slim image, or already gone
