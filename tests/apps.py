@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import socket
+import ssl
 import tarfile
 import time
 import urllib.error
@@ -108,10 +109,12 @@ class HttpResponse:
 
 
 def http_get(url: str, timeout: float = 10.0) -> HttpResponse:
-    """GET without raising on 4xx/5xx; network errors propagate (OSError)."""
+    """GET without raising on 4xx/5xx; network errors propagate (OSError).
+    https URLs are not verified: the sample apps use self-signed certificates."""
     request = urllib.request.Request(url, headers={"User-Agent": "slimmer-check"})
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
             return HttpResponse(url, reply.status, {k.lower(): v for k, v in reply.headers.items()}, reply.read())
     except urllib.error.HTTPError as err:
         return HttpResponse(url, err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
@@ -148,6 +151,7 @@ class AppSpec:
     ready_timeout: float = 60.0
     run_timeout: float = 60.0              # batch: bound on one run
     probe_file: str = ""
+    https_ports: tuple[int, ...] = ()      # ports among `ports` that speak TLS
 
     @property
     def image(self) -> str:
@@ -175,7 +179,9 @@ class RunningApp:
         return int(bindings[0]["HostPort"])
 
     def url(self, path: str = "/", port: int | None = None) -> str:
-        return f"http://127.0.0.1:{self.host_port(port)}{path}"
+        port = port if port is not None else self.spec.ports[0]
+        scheme = "https" if port in self.spec.https_ports else "http"
+        return f"{scheme}://127.0.0.1:{self.host_port(port)}{path}"
 
     def get(self, path: str = "/", port: int | None = None, timeout: float = 15.0) -> HttpResponse:
         url = self.url(path, port)
@@ -229,17 +235,18 @@ def _port_accepts(port: int) -> bool:
 
 
 def http_ready(path: str = "/") -> Callable[[RunningApp], bool]:
-    """Ready when every port accepts and GET path answers with any HTTP status.
-    (docker-proxy accepts on the host port before the app listens, hence the GET.)"""
+    """Ready when on every port GET path answers with any HTTP status (https on
+    the spec's TLS ports). docker-proxy accepts on the host port before the app
+    listens, so an accepted connection alone proves nothing."""
 
     def ready(app: RunningApp) -> bool:
         for port in app.spec.ports:
             if not _port_accepts(app.host_port(port)):
                 return False
-        try:
-            http_get(app.url(path), timeout=3.0)
-        except OSError:
-            return False
+            try:
+                http_get(app.url(path, port), timeout=3.0)
+            except OSError:
+                return False
         return True
 
     return ready
@@ -439,6 +446,9 @@ def check_nginx_static(app: RunningApp) -> None:
     assert css.headers.get("content-type", "").startswith("text/css"), (
         f"/style.css Content-Type {css.headers.get('content-type')!r} (mime.types missing?)")
     expect_status(app.get("/no-such-page.html"), 404)
+    # HTTPS with the snakeoil certificate (the probes only fetch / over TLS)
+    expect_in("Orphan page", expect_ok(app, "/orphan.html", port=443))
+    expect_in("Two links deep", expect_ok(app, "/page3.html", port=443))
     assert "GET /orphan.html" in app.logs(200), "nginx did not log the request to stdout"
 
 
@@ -489,6 +499,11 @@ def check_static_scratch(app: RunningApp) -> None:
         f"GET /: {root.text!r}")
     assert expect_ok(app, "/health").text == "ok\n"
     expect_status(app.get("/missing"), 404)
+    # client mode of the same binary: what HEALTHCHECK and exec probes run (no shell here)
+    code, output = app.container.exec_run(["/server", "health", "8080"])
+    assert code == 0 and output == b"ok\n", f"/server health: exit {code}, output {output!r}"
+    health = wait_healthy(app)
+    assert health == "healthy", f"HEALTHCHECK (/server health) status {health!r}"
 
 
 def check_postgres(app: RunningApp) -> None:
@@ -532,10 +547,11 @@ def check_batch_job(image: str) -> None:
 
 
 def _spec_for(name: str, ports: tuple[int, ...], check, kind: str = "server", ready=None,
-              ready_timeout: float = 60.0) -> AppSpec:
+              ready_timeout: float = 60.0, https_ports: tuple[int, ...] = ()) -> AppSpec:
     return AppSpec(name=name, ports=ports, kind=kind,
                    ready=ready if ready is not None or kind == "batch" else http_ready("/"),
-                   check=check, ready_timeout=ready_timeout, probe_file=f"probes/{name}.toml")
+                   check=check, ready_timeout=ready_timeout, probe_file=f"probes/{name}.toml",
+                   https_ports=https_ports)
 
 
 SAMPLE_APPS: dict[str, AppSpec] = {
@@ -543,7 +559,7 @@ SAMPLE_APPS: dict[str, AppSpec] = {
     for spec in (
         _spec_for("python-flask", (8080,), check_python_flask),
         _spec_for("node-express", (3000,), check_node_express),
-        _spec_for("nginx-static", (80,), check_nginx_static),
+        _spec_for("nginx-static", (80, 443), check_nginx_static, https_ports=(443,)),
         _spec_for("entrypoint-script", (8000,), check_entrypoint_script),
         _spec_for("java-digest", (8080,), check_java_digest, ready_timeout=90.0),
         _spec_for("batch-job", (), check_batch_job, kind="batch"),

@@ -1,13 +1,17 @@
 /*
  * server: a tiny single-threaded HTTP/1.0 server for the static-scratch sample.
  *
- *   server [PORT]          (default 8080)
+ *   server [PORT]          serve on PORT (default 8080)
+ *   server health [PORT]   client mode for HEALTHCHECK and exec probes (the image has
+ *                          no shell and no curl): GET /health on 127.0.0.1:PORT,
+ *                          print the body, exit 0 on "200 OK", 1 otherwise
  *
  * GET /        -> "hello from static-scratch\n" followed by /etc/app/message.txt
  * GET /health  -> "ok\n"
  * anything else-> 404
  * The message file is read on every request, so only a request proves it is there.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,7 +76,36 @@ static void serve(int fd) {
     }
 }
 
+static int health(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        perror("health: connect");
+        return 1;
+    }
+    const char request[] = "GET /health HTTP/1.0\r\n\r\n";
+    if (write(fd, request, sizeof request - 1) < 0) {
+        perror("health: write");
+        return 1;
+    }
+    char reply[1024];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof reply - 1 && (n = read(fd, reply + len, sizeof reply - 1 - len)) > 0) {
+        len += (size_t)n;
+    }
+    reply[len] = '\0';
+    close(fd);
+    char *body = strstr(reply, "\r\n\r\n");
+    fputs(body ? body + 4 : reply, stdout);
+    return strncmp(reply, "HTTP/1.0 200 OK", 15) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "health") == 0) {
+        return health(argc > 2 ? atoi(argv[2]) : 8080);
+    }
     int port = argc > 1 ? atoi(argv[1]) : 8080;
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);

@@ -58,6 +58,9 @@ def test_probe_file_expectations_hold_on_the_original_image(name, sample_images,
             where = f"{probe_file.name}: {probe}"
             if probe["type"] == "http":
                 port = None if probe.get("port", "auto") == "auto" else int(probe["port"])
+                scheme = probe.get("scheme", "http")
+                assert (scheme == "https") == (port in SAMPLE_APPS[name].https_ports), (
+                    f"{where}: scheme {scheme} does not match tests/apps.py's https_ports")
                 response = app.get(probe["path"], port)
                 assert response.status == probe.get("expect_status", 200), f"{where}: {response.status}"
                 assert probe.get("expect_body", "") in response.text, f"{where}: {response.text[:300]!r}"
