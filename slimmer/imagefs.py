@@ -71,6 +71,7 @@ class LayerFiles:
     whiteouts: tuple[str, ...]
     opaque_dirs: tuple[str, ...]
     hashes: dict[str, str] | None = None
+    contents: dict[str, bytes] = field(default_factory=dict)   # see CAPTURED_CONTENT
 
     @property
     def size_bytes(self) -> int:
@@ -218,6 +219,7 @@ class _ParsedLayer:
     whiteouts: list[str] = field(default_factory=list)
     opaque_dirs: list[str] = field(default_factory=list)
     hashes: dict[str, str] | None = None
+    contents: dict[str, bytes] = field(default_factory=dict)
     used: bool = False
 
     def finish(self, member: str, index: int, digest: str) -> LayerFiles:
@@ -230,7 +232,7 @@ class _ParsedLayer:
         self.used = True
         return LayerFiles(member=member, index=index, digest=digest, entries=tuple(entries),
                           whiteouts=tuple(self.whiteouts), opaque_dirs=tuple(self.opaque_dirs),
-                          hashes=self.hashes)
+                          hashes=self.hashes, contents=self.contents)
 
 
 def _with_layer(entry: FsEntry, index: int, copy: bool = False) -> FsEntry:
@@ -264,7 +266,7 @@ def _parse_layer(content: BinaryIO, name: str, hashes: bool, elf: bool) -> _Pars
                 elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):   # .wh..wh.plnk etc: aufs internals
                     layer.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))
                 continue
-            entry = _entry(inner, member, path, layer.hashes, by_path, elf)
+            entry = _entry(inner, member, path, layer.hashes, by_path, elf, layer.contents)
             if entry is not None:
                 by_path[path] = entry
                 layer.entries.append(entry)
@@ -285,7 +287,8 @@ _TYPES = (
 
 
 def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
-           hashes: dict[str, str] | None, by_path: dict[str, FsEntry], want_elf: bool) -> FsEntry | None:
+           hashes: dict[str, str] | None, by_path: dict[str, FsEntry], want_elf: bool,
+           contents: dict[str, bytes] | None = None) -> FsEntry | None:
     kind = next((k for test, k in _TYPES if test(member)), None)
     if kind is None:
         return None
@@ -302,9 +305,13 @@ def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
             if hashes is not None and link_target in hashes:
                 hashes[path] = hashes[link_target]
     elif kind is EntryType.FILE and size and (want_elf or hashes is not None):
-        elf, shebang, digest = _read_content(inner.extractfile(member), size, hashes is not None, want_elf)
+        capture = contents is not None and want_elf and size <= CAPTURE_MAX
+        elf, shebang, digest, data = _read_content(inner.extractfile(member), size, hashes is not None,
+                                                   want_elf, capture_path=path if capture else None)
         if digest is not None:
             hashes[path] = digest
+        if data is not None:
+            contents[path] = data
     elif kind is EntryType.FILE and hashes is not None:
         hashes[path] = hashlib.sha256(b"").hexdigest()
     return FsEntry(path=path, type=kind, mode=member.mode & 0o7777, uid=member.uid, gid=member.gid,
@@ -312,8 +319,27 @@ def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
                    elf=elf, shebang=shebang)
 
 
-def _read_content(content: BinaryIO, size: int, want_hash: bool, want_elf: bool = True):
-    """(ElfInfo|None, shebang|None, sha256|None), reading only what is needed."""
+CAPTURE_MAX = 256 << 10
+# Small files whose bytes the keep rules read, besides every script ("#!").
+CAPTURED_CONTENT = (
+    lambda p: p == "/etc/ld.so.conf" or p.startswith("/etc/ld.so.conf.d/"),
+    lambda p: p == "/etc/nsswitch.conf" or (p.startswith("/etc/ld-musl-") and p.endswith(".path")),
+    lambda p: p.endswith(("/RECORD", "/top_level.txt", "/installed-files.txt"))
+    and (".dist-info/" in p or ".egg-info/" in p),
+)
+
+
+def _wanted(path: str) -> bool:
+    return any(rule(path) for rule in CAPTURED_CONTENT)
+
+
+def _read_content(content: BinaryIO, size: int, want_hash: bool, want_elf: bool = True,
+                  capture_path: str | None = None):
+    """(ElfInfo|None, shebang|None, sha256|None, bytes|None), reading only what is needed.
+
+    The bytes are returned for scripts and CAPTURED_CONTENT files when
+    capture_path is given (files up to CAPTURE_MAX).
+    """
     head = content.read(4)
     elf = shebang = None
     hasher = hashlib.sha256(head) if want_hash else None
@@ -322,7 +348,14 @@ def _read_content(content: BinaryIO, size: int, want_hash: bool, want_elf: bool 
         elf = read_elf_info(body)
         if hasher is not None:
             hasher.update(body[4:])
-        return elf, None, hasher.hexdigest() if hasher else None
+        return elf, None, hasher.hexdigest() if hasher else None, None
+    if capture_path is not None and (head[:2] == b"#!" or _wanted(capture_path)):
+        data = head + content.read(size - len(head))
+        if data[:2] == b"#!":
+            shebang = data[2:].split(b"\n", 1)[0][:SHEBANG_MAX].decode("utf-8", "replace").strip()
+        if hasher is not None:
+            hasher.update(data[len(head):])
+        return None, shebang, hasher.hexdigest() if hasher else None, data
     if want_elf and head[:2] == b"#!":
         more = content.read(SHEBANG_MAX + 1 - (len(head) - 2))
         if hasher is not None:
@@ -335,8 +368,8 @@ def _read_content(content: BinaryIO, size: int, want_hash: bool, want_elf: bool 
             if not block:
                 break
             hasher.update(block)
-        return elf, shebang, hasher.hexdigest()
-    return elf, shebang, None
+        return elf, shebang, hasher.hexdigest(), None
+    return elf, shebang, None, None
 
 
 # --- merging layers ----------------------------------------------------------------
@@ -407,7 +440,7 @@ class MergedTree:
         if "/" not in self.entries:
             self.entries["/"] = FsEntry(path="/", type=EntryType.DIR, mode=0o755, uid=0, gid=0,
                                         size=0, link_target=None, layer=0)
-        index = ImageIndex(entries=self.entries)
+        index = ImageIndex(entries=self.entries, contents={})
         _CHILDREN[id(index)] = {d: sorted(k) for d, k in self._kids.items() if k}
         weakref.finalize(index, _CHILDREN.pop, id(index), None)
         return index
@@ -416,9 +449,16 @@ class MergedTree:
 def merge_layers(layers: Iterable[LayerFiles], on_hidden: HiddenCallback | None = None) -> ImageIndex:
     """Apply LAYERS bottom first; ON_HIDDEN hears of every entry version a layer hides."""
     tree = MergedTree(on_hidden)
-    for layer in sorted(layers, key=lambda item: item.index):
+    ordered = sorted(layers, key=lambda item: item.index)
+    for layer in ordered:
         tree.apply(layer)
-    return tree.index()
+    index = tree.index()
+    for layer in ordered:   # captured bytes of the versions that survived the merge
+        for path, data in layer.contents.items():
+            entry = index.entries.get(path)
+            if entry is not None and entry.layer == layer.index and entry.type is EntryType.FILE:
+                index.contents[path] = data
+    return index
 
 
 # --- reading the index -----------------------------------------------------------------

@@ -125,9 +125,15 @@ class FsEntry:
 
 @dataclass(frozen=True)
 class ImageIndex:
-    """The merged filesystem of an image, after whiteouts and opaque dirs."""
+    """The merged filesystem of an image, after whiteouts and opaque dirs.
+
+    contents holds the bytes of the few small files the keep rules read
+    (scripts, ld.so.conf, nsswitch.conf, Python RECORD files), captured while
+    the layers streamed by so no second pass over the image is needed.
+    """
 
     entries: Mapping[str, FsEntry]
+    contents: Mapping[str, bytes] = field(default_factory=dict)
 
     def get(self, path: str) -> FsEntry | None:
         return self.entries.get(path)

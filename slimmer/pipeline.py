@@ -108,8 +108,13 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
     with timer.stage("keep"):
         on_event("keep", f"computing the keep set from {len(trace.paths)} traced paths")
         reader = docker.file_reader(image.id)
+
+        def read_file(path: str) -> bytes | None:
+            # bytes captured while indexing first; a created container for the rest
+            captured = index.contents.get(path)
+            return captured if captured is not None else reader(path)
         try:
-            keep_set = keep_stage.compute_keep_set(trace, index, image, request.keep, read_file=reader)
+            keep_set = keep_stage.compute_keep_set(trace, index, image, request.keep, read_file=read_file)
         finally:
             reader.close()
 
