@@ -10,16 +10,22 @@
  *   workload setcap FILE       give FILE the capability cap_net_bind_service+ep (raw xattr)
  *   workload bench-getppid N   time N getppid calls, print nanoseconds
  *   workload bench-stat N PATH time N stat calls, print nanoseconds
+ *   workload allow-all CMD...  run CMD under an allow-everything seccomp filter:
+ *                              the benchmark's floor for any seccomp-based tracer
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -198,6 +204,15 @@ int main(int argc, char **argv)
             stat(argv[3], &st);
         printf("%lld\n", now_ns() - start);
         return 0;
+    }
+    if (strcmp(cmd, "allow-all") == 0 && argc >= 3) {
+        struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+        struct sock_fprog program = { 1, allow };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
+            return 1;
+        execv(argv[2], argv + 2);
+        return 127;
     }
     return 2;
 }
