@@ -43,6 +43,14 @@ def test_batch_variants_give_different_results(sample_images, no_leftover_contai
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_APPS))
+def test_image_exposes_exactly_the_ports_the_check_uses(name, sample_images, docker_engine):
+    """slimmer's default probing starts from EXPOSE, so `docker run -d -P` must publish
+    every port the check talks to (and a batch image exposes none)."""
+    exposed = docker_engine.images.get(sample_images[name]).attrs["Config"].get("ExposedPorts") or {}
+    assert sorted(exposed) == sorted(f"{port}/tcp" for port in SAMPLE_APPS[name].ports)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_APPS))
 def test_probe_file_expectations_hold_on_the_original_image(name, sample_images, no_leftover_containers):
     """probes/NAME.toml is replayed here by hand (not by slimmer's probe module), so a
     stale probe file is caught against the original image before slimmer uses it."""
