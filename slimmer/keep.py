@@ -7,8 +7,10 @@ recursively.
 
 Rules (each kept path records the reason of the rule that pulled it in):
   1. TRACED: every traced path that exists in the image, resolved component by
-     component through the index. Paths that do not exist are ignored, except
-     a dangling symlink (it exists: the app read it). Nothing under /proc,
+     component through the index. A path that does not exist (created at run
+     time: a pid file, a lock, a socket) keeps its nearest existing directory,
+     with the symlinks on the way (/var/run -> /run), so the create succeeds
+     in the slim image too. A dangling symlink exists (the app read it). Nothing under /proc,
      /sys, /dev or the sensor's /.slimmer is ever kept, however it is reached.
   2. SYMLINK: every symlink met while resolving a kept path (absolute and
      relative targets, links to directories, chains, merged-/usr `/lib ->
@@ -353,7 +355,21 @@ class _Keeper:
 
     def keep_traced(self) -> None:
         for traced in self.trace.paths.values():
-            self.keep(traced.path, KeepReason.TRACED, None)
+            if self.keep(traced.path, KeepReason.TRACED, None) is None:
+                self.keep_nearest_directory(traced.path)
+
+    def keep_nearest_directory(self, missing: str) -> None:
+        """A path the app looked up or created at run time (a pid file, a lock,
+        a socket) is not in the image; the directory it lives in must be, or
+        the create fails in the slim image as it never did in the original."""
+        parent = posixpath.dirname(posixpath.normpath(missing))
+        while parent != "/" and not _never_kept(parent):
+            found = resolve(self.index, parent)
+            entry = self.index.get(found.path) if found.path else None
+            if entry is not None and entry.type is EntryType.DIR:
+                self.keep(parent, KeepReason.PARENT, missing)
+                return
+            parent = posixpath.dirname(parent)
 
     # --- rule 4: ELF closure ----------------------------------------------------
 

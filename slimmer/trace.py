@@ -95,6 +95,11 @@ class AppRun:
             host_port = self.docker.host_port(self.container_id, port)
             if host_port:
                 self.endpoints[port] = probing.Endpoint(port, "127.0.0.1", host_port)
+        if self.ports and not self.endpoints and not self.alive():
+            # Gone before Docker even published its ports: say so, with its last words.
+            raise AppFailed("the app exited at once", f"exit code {self.docker.exit_code(self.container_id)}; "
+                            f"last log lines:\n{_indent(self.last_logs())}",
+                            "run the image by hand (docker run) to see why")
 
     def alive(self) -> bool:
         return self.docker.is_running(self.container_id)

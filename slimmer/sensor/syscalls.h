@@ -17,6 +17,7 @@ struct syscall_spec {
     struct path_arg paths[2];
     signed char open_flags;   /* argument index of O_* flags; -2: struct open_how (openat2) */
     signed char at_flags;     /* argument index of AT_* flags (AT_EMPTY_PATH), -1: none */
+    char changes_creds;       /* setuid family: the kernel makes the process non-dumpable */
 };
 
 /* NULL when nr is not trapped. */

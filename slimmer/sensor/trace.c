@@ -15,7 +15,17 @@
  *  4. PTRACE_SEIZE (not TRACEME) makes group-stops visible as
  *     PTRACE_EVENT_STOP, so a stopped job stays stopped (PTRACE_LISTEN) and
  *     every other signal is injected back unchanged.
- *  5. The main process's exit ends the trace: the log is completed and the
+ *  5. A process that drops privileges (an nginx worker: root forks, then
+ *     setuid) becomes non-dumpable, and a sensor without CAP_SYS_PTRACE
+ *     (Docker's default) could no longer read its memory. So after each
+ *     setuid-family call returns, the sensor injects prctl(PR_SET_DUMPABLE, 1)
+ *     into the process (a stop at that call's exit, the same registers with the
+ *     prctl number, rip back over the `syscall` instruction, then the saved
+ *     registers restored), and PTRACE_PEEKDATA works again. /proc/PID/cwd and
+ *     fd/N stay closed to a root sensor for another uid: they are read with the
+ *     sensor's fsuid/fsgid switched to the process's, and the cwd is also
+ *     cached per task (inherited at fork, updated on chdir).
+ *  6. The main process's exit ends the trace: the log is completed and the
  *     sensor exits with the same status; PTRACE_O_EXITKILL takes the rest along.
  */
 #include "log.h"
@@ -29,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/ptrace.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -83,6 +95,60 @@ static void install_handlers(void)
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval every_second = { { 1, 0 }, { 1, 0 } };
     setitimer(ITIMER_REAL, &every_second, NULL);
+}
+
+/* --- what we remember per task (rule 5) ------------------------------------ */
+
+/* A cache, not a registry: a collision only costs the fallback for one task. */
+#define TASK_SLOTS 65536
+
+enum injection {
+    INJECT_NONE,
+    INJECT_AWAIT_EXIT,      /* the setuid-family call is running */
+    INJECT_AWAIT_ENTRY,     /* prctl(PR_SET_DUMPABLE) is about to run */
+    INJECT_AWAIT_DONE,      /* prctl ran: restore the saved registers */
+};
+
+struct task_memory {
+    pid_t tid;
+    char *cwd;
+    char *exec_path;
+    enum injection injection;
+    struct user_regs_struct saved;
+};
+
+static struct task_memory tasks[TASK_SLOTS];
+
+static struct task_memory *task(pid_t tid, int create)
+{
+    struct task_memory *slot = &tasks[(unsigned)tid % TASK_SLOTS];
+    if (slot->tid == tid)
+        return slot;
+    if (!create)
+        return NULL;
+    free(slot->cwd);
+    free(slot->exec_path);
+    memset(slot, 0, sizeof *slot);
+    slot->tid = tid;
+    return slot;
+}
+
+static void remember(char **field, const char *value)
+{
+    if (*field && strcmp(*field, value) == 0)
+        return;
+    free(*field);
+    *field = strdup(value);
+}
+
+static void forget_task(pid_t tid)
+{
+    struct task_memory *slot = task(tid, 0);
+    if (slot) {
+        free(slot->cwd);
+        free(slot->exec_path);
+        memset(slot, 0, sizeof *slot);
+    }
 }
 
 /* --- reading the tracee ---------------------------------------------------- */
@@ -139,12 +205,44 @@ static ssize_t read_string(pid_t tid, unsigned long addr, char *out, size_t size
     return (ssize_t)o;
 }
 
+/* The real uid and gid of a task, from /proc/TID/status (readable by anyone). */
+static int task_ids(pid_t tid, uid_t *uid, gid_t *gid)
+{
+    char where[64], status[4096];
+    snprintf(where, sizeof where, "/proc/%d/status", (int)tid);
+    int fd = open(where, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, status, sizeof status - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    status[n] = '\0';
+    char *uid_line = strstr(status, "\nUid:"), *gid_line = strstr(status, "\nGid:");
+    if (!uid_line || !gid_line)
+        return -1;
+    *uid = (uid_t)strtoul(uid_line + 5, NULL, 10);
+    *gid = (gid_t)strtoul(gid_line + 5, NULL, 10);
+    return 0;
+}
+
 /* /proc/TID/<what> as a path; 0 on success. */
 static int proc_link(pid_t tid, const char *what, char *out, size_t size)
 {
     char link[64];
     snprintf(link, sizeof link, "/proc/%d/%s", (int)tid, what);
     ssize_t n = readlink(link, out, size - 1);
+    uid_t uid;
+    gid_t gid;
+    if (n < 0 && (errno == EACCES || errno == EPERM) && geteuid() == 0
+        && task_ids(tid, &uid, &gid) == 0) {
+        /* rule 5: /proc checks the reader's fsuid/fsgid against the task's ids */
+        setfsgid(gid);
+        setfsuid(uid);
+        n = readlink(link, out, size - 1);
+        setfsuid(0);
+        setfsgid(0);
+    }
     if (n < 0)
         return -1;
     out[n] = '\0';
@@ -154,8 +252,17 @@ static int proc_link(pid_t tid, const char *what, char *out, size_t size)
 /* The directory a dirfd-relative path starts from. */
 static int base_directory(pid_t tid, long dirfd, char *out, size_t size)
 {
-    if ((int)dirfd == AT_FDCWD_VALUE)
-        return proc_link(tid, "cwd", out, size);
+    if ((int)dirfd == AT_FDCWD_VALUE) {
+        if (proc_link(tid, "cwd", out, size) == 0) {
+            remember(&task(tid, 1)->cwd, out);
+            return 0;
+        }
+        struct task_memory *known = task(tid, 0);
+        if (!known || !known->cwd)
+            return -1;
+        snprintf(out, size, "%s", known->cwd);
+        return 0;
+    }
     char what[32];
     snprintf(what, sizeof what, "fd/%d", (int)dirfd);
     return proc_link(tid, what, out, size);
@@ -190,14 +297,19 @@ static int wants_write(pid_t tid, const struct syscall_spec *spec,
     return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0;
 }
 
-static void record_syscall(pid_t tid)
+/* Returns 1 when the tracee must be resumed with PTRACE_SYSCALL (rule 5). */
+static int record_syscall(pid_t tid)
 {
     struct user_regs_struct regs;
     if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) != 0)
-        return;
+        return 0;
     const struct syscall_spec *spec = syscall_spec((long)regs.orig_rax);
     if (!spec)
-        return;
+        return 0;
+    if (spec->changes_creds) {
+        task(tid, 1)->injection = INJECT_AWAIT_EXIT;
+        return 1;
+    }
     for (int i = 0; i < 2; i++) {
         const struct path_arg *arg = &spec->paths[i];
         if (arg->path < 0)
@@ -226,14 +338,63 @@ static void record_syscall(pid_t tid)
         int write = arg->access == ACCESS_WRITE
             || (arg->access == ACCESS_OPEN_FLAGS && wants_write(tid, spec, &regs));
         log_path(spec->name, write, absolute);
+        /* optimistic: a failed chdir/execve is rare and only feeds the fallback */
+        if (spec->nr == SYS_chdir)
+            remember(&task(tid, 1)->cwd, absolute);
+        else if (spec->nr == SYS_execve || spec->nr == SYS_execveat)
+            remember(&task(tid, 1)->exec_path, absolute);
+    }
+    return 0;
+}
+
+/* A syscall stop of a task in the middle of rule 5's injection; returns 1 when
+ * the next stop is needed (resume with PTRACE_SYSCALL), 0 when done. */
+static int continue_injection(pid_t tid, struct task_memory *state)
+{
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) != 0) {
+        state->injection = INJECT_NONE;
+        return 0;
+    }
+    switch (state->injection) {
+    case INJECT_AWAIT_EXIT:
+        state->saved = regs;
+        regs.orig_rax = regs.rax = SYS_prctl;
+        regs.rdi = PR_SET_DUMPABLE;
+        regs.rsi = 1;
+        regs.rip -= 2;                  /* back over the 2-byte `syscall` instruction */
+        if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) != 0) {
+            state->injection = INJECT_NONE;
+            return 0;
+        }
+        state->injection = INJECT_AWAIT_ENTRY;
+        return 1;
+    case INJECT_AWAIT_ENTRY:
+        state->injection = INJECT_AWAIT_DONE;
+        return 1;
+    case INJECT_AWAIT_DONE:
+        if (ptrace(PTRACE_SETREGS, tid, NULL, &state->saved) != 0)
+            say("cannot restore registers of %d after making it dumpable", (int)tid);
+        debug("made %d dumpable again (prctl returned %ld)", (int)tid, (long)regs.rax);
+        state->injection = INJECT_NONE;
+        return 0;
+    default:
+        return 0;
     }
 }
 
 static void record_exec(pid_t pid)
 {
     char exe[SENSOR_PATH_MAX];
-    if (proc_link(pid, "exe", exe, sizeof exe) != 0)
-        exe[0] = '\0';
+    if (proc_link(pid, "exe", exe, sizeof exe) != 0) {
+        /* the exec'ing thread may have had another tid: look it up too */
+        unsigned long former = 0;
+        ptrace(PTRACE_GETEVENTMSG, pid, NULL, &former);
+        struct task_memory *known = task(pid, 0);
+        if ((!known || !known->exec_path) && former)
+            known = task((pid_t)former, 0);
+        snprintf(exe, sizeof exe, "%s", known && known->exec_path ? known->exec_path : "");
+    }
     static char argv[65536];
     size_t len = 0;
     char where[64];
@@ -309,18 +470,27 @@ static void handle_stop(pid_t tid, int status)
 {
     int sig = WSTOPSIG(status);
     int event = (unsigned)status >> 16;
-    int inject = 0;
+    int inject = 0, next_syscall = 0;
+    struct task_memory *state = task(tid, 0);
+    int injecting = state && state->injection != INJECT_NONE;
     switch (event) {
     case PTRACE_EVENT_SECCOMP:
-        record_syscall(tid);
+        next_syscall = record_syscall(tid);
         break;
     case PTRACE_EVENT_EXEC:
         record_exec(tid);
         break;
     case PTRACE_EVENT_FORK:
     case PTRACE_EVENT_VFORK:
-    case PTRACE_EVENT_CLONE:
+    case PTRACE_EVENT_CLONE: {
+        /* the child starts where the parent is: remember it while /proc still lets us */
+        unsigned long child = 0;
+        char cwd[SENSOR_PATH_MAX];
+        if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child) == 0 && child
+            && base_directory(tid, AT_FDCWD_VALUE, cwd, sizeof cwd) == 0)
+            remember(&task((pid_t)child, 1)->cwd, cwd);
         break;
+    }
     case PTRACE_EVENT_STOP:
         if (is_stop_signal(sig)) {
             /* a group-stop: stay stopped until SIGCONT, but keep reporting */
@@ -329,13 +499,21 @@ static void handle_stop(pid_t tid, int status)
         }
         break;                          /* a new child's first stop */
     case 0:
-        if (sig != (SIGTRAP | 0x80))
+        if (sig == (SIGTRAP | 0x80)) {
+            if (injecting) {
+                next_syscall = continue_injection(tid, state);
+                injecting = 0;
+            }
+        } else {
             inject = sig;               /* signal-delivery-stop: deliver it */
+        }
         break;
     default:
         break;
     }
-    ptrace(PTRACE_CONT, tid, NULL, (void *)(long)inject);
+    /* while an injection is under way every stop resumes towards the next syscall stop */
+    int request = next_syscall || injecting ? PTRACE_SYSCALL : PTRACE_CONT;
+    ptrace(request, tid, NULL, (void *)(long)inject);
 }
 
 static int exit_status(int status)
@@ -381,6 +559,7 @@ int trace_main(const char *log_dir, char **argv, int run_mode)
             app_status = exit_status(status);
             break;
         }
+        forget_task(tid);
         debug("reaped %d", (int)tid);
     }
     struct itimerval off = { { 0, 0 }, { 0, 0 } };

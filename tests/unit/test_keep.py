@@ -129,11 +129,23 @@ def test_traced_path_keeps_symlinks_on_the_way_its_target_and_every_parent():
 
 
 @pytest.mark.parametrize("traced", ["/proc/self/maps", "/sys/fs/cgroup/x", "/dev/null", "/.slimmer/sensor",
-                                    "/nonexistent", "/etc/missing.conf"])
+                                    "/nonexistent"])
 def test_pseudo_filesystems_sensor_and_missing_paths_are_never_kept(traced):
     spec = {"/proc/self/maps": f(), "/sys/fs/cgroup/x": f(), "/dev/null": dict(type=EntryType.CHAR),
             "/.slimmer/sensor": f(), "/etc/hostname": f()}
     assert len(keep(spec, traced)) == 0
+
+
+def test_a_file_created_at_run_time_keeps_only_its_directory():
+    """nginx creates /run/nginx.pid, PostgreSQL a lock in /var/run/postgresql:
+    the file is not in the image, the directory must be or the create fails."""
+    spec = {"/run/postgresql": d(mode=0o2775, uid=101, gid=104), "/run/postgresql/old.pid": f(),
+            "/var/run": ln("/run"), "/etc/hostname": f()}
+    kept = keep(spec, "/var/run/postgresql/.s.PGSQL.5432.lock")
+    assert reasons(kept) == {"/run": R.SYMLINK, "/run/postgresql": R.PARENT, "/var": R.PARENT,
+                             "/var/run": R.SYMLINK}
+    assert "/run/postgresql/old.pid" not in kept
+    assert reasons(keep(spec, "/etc/missing.conf")) == {"/etc": R.PARENT}
 
 
 def test_symlink_into_proc_keeps_only_the_link():
@@ -377,7 +389,12 @@ def test_written_directory_is_kept_whole_with_empty_subdirectories():
 def test_system_roots_are_never_kept_whole(written):
     spec = {"/home/app/big": f(), "/root/big": f(), "/etc/big": f(), "/run/big": f(), "/var/log/big": f(),
             "/big": f()}
-    assert len(keep(spec, writes=[written])) == 0
+    kept = keep(spec, writes=[written])
+    assert not [path for path in kept.paths() if path.endswith("/big")]
+    # only the directory the file is created in (and its parents) comes along
+    assert all(spec.get(path, d())["type"] is EntryType.DIR for path in kept.paths())
+    parent = posixpath.dirname(written)
+    assert parent == "/" or parent in kept
 
 
 # --- includes and excludes -------------------------------------------------------------------
