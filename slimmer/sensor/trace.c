@@ -443,6 +443,7 @@ static pid_t start_traced(char **argv)
         _exit(failed == ENOENT ? 127 : 126);
     }
     close(go[0]);
+    main_pid = pid;                     /* a SIGTERM from now on is for the app */
     long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK
         | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP
         | PTRACE_O_EXITKILL;

@@ -35,6 +35,17 @@ def test_non_root_user_by_name_writes_into_its_own_dir(traced, debian_image):
     assert {path: p.write for path, p in log.paths.items()} == expected_touches("/data-app", "/workload")
 
 
+@pytest.mark.parametrize("image_fixture", IMAGES)
+def test_app_that_drops_root_without_exec_is_still_traced(request, traced, image_fixture):
+    """Like an nginx worker: root forks, setuid()s and goes on; without
+    CAP_SYS_PTRACE the sensor must still read its paths, cwd and dirfds."""
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "drop-privs", "1000", WORKDIR])
+    assert run.wait() == 0, run.logs()
+    log = run.trace()
+    assert {path: p.write for path, p in log.paths.items()} == expected_touches(WORKDIR, "/workload")
+    assert [p.exe for p in log.processes] == ["/workload", "/workload"]
+
+
 def test_dynamic_programs_through_a_shell(traced, debian_image):
     run = traced(debian_image, ["sh", "-c", "cd /etc && cat hostname debian_version >/dev/null"])
     assert run.wait() == 0, run.logs()

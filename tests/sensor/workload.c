@@ -2,6 +2,8 @@
  * whose every file access is known in advance.
  *
  *   workload touch-all DIR     the issue's cases, all inside DIR (see below)
+ *   workload drop-privs UID DIR  setgid+setuid to UID (no exec), then touch-all DIR
+ *                              (an nginx worker's way to drop root)
  *   workload script-mode FILE  the interpreter of DIR/script (#!/workload script-mode)
  *   workload exit N            exit with status N
  *   workload kill-self         die of SIGKILL
@@ -16,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -131,6 +134,13 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "touch-all") == 0 && argc == 3) {
         snprintf(dir, sizeof dir, "%s", argv[2]);
+        return touch_all();
+    }
+    if (strcmp(cmd, "drop-privs") == 0 && argc == 4) {
+        unsigned id = (unsigned)atoi(argv[2]);
+        if (setgroups(0, NULL) != 0 || setgid(id) != 0 || setuid(id) != 0)
+            return 1;
+        snprintf(dir, sizeof dir, "%s", argv[3]);
         return touch_all();
     }
     if (strcmp(cmd, "script-mode") == 0 && argc == 3) {
