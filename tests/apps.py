@@ -208,11 +208,11 @@ class RunningApp:
 
 def run_client(target, argv: Sequence[str], timeout: float = 120.0,
                image: str = POSTGRES_CLIENT_IMAGE) -> ClientResult:
-    client = docker_client()
-    container = client.containers.run(
-        image, list(argv), detach=True, network_mode=f"container:{target.id}",
+    container = docker_client().containers.create(
+        image, list(argv), network_mode=f"container:{target.id}",
         labels=TEST_LABELS, environment={"PGCONNECT_TIMEOUT": "5"})
     try:
+        container.start()   # fails when the target has stopped; the finally still removes
         try:
             status = container.wait(timeout=timeout)
         except Exception as exc:  # requests' ReadTimeout / ConnectionError
@@ -263,7 +263,7 @@ def _attempt(app: RunningApp) -> bool:
     bindings, which is "not ready yet": the next round sees it exited."""
     try:
         return app.spec.ready(app)
-    except (AssertionError, OSError):
+    except (AssertionError, OSError, docker.errors.APIError):
         return False
 
 
@@ -306,12 +306,13 @@ def run_app(image: str, name: str, command: Sequence[str] | None = None) -> Iter
     if spec.kind == "batch":
         yield run_batch(image, name, command)
         return
-    client = docker_client()
-    container = client.containers.run(
-        image, list(command) if command is not None else None, detach=True,
+    # create, then start inside try: a container whose start fails is removed too
+    container = docker_client().containers.create(
+        image, list(command) if command is not None else None,
         ports={f"{port}/tcp": ("127.0.0.1", None) for port in spec.ports},
         labels=TEST_LABELS)
     try:
+        container.start()
         app = RunningApp(spec, image, container)
         _wait_ready(app)
         yield app
@@ -323,10 +324,10 @@ def run_batch(image: str, name: str = "batch-job", command: Sequence[str] | None
               timeout: float | None = None) -> BatchResult:
     spec = _spec(name)
     timeout = timeout if timeout is not None else spec.run_timeout
-    client = docker_client()
-    container = client.containers.run(
-        image, list(command) if command is not None else None, detach=True, labels=TEST_LABELS)
+    container = docker_client().containers.create(
+        image, list(command) if command is not None else None, labels=TEST_LABELS)
     try:
+        container.start()
         try:
             status = container.wait(timeout=timeout)
         except Exception as exc:  # requests' ReadTimeout / ConnectionError
