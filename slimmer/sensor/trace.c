@@ -159,26 +159,27 @@ static ssize_t read_string(pid_t tid, unsigned long addr, char *out, size_t size
     if (addr == 0)
         return -1;
     if (vm_readv_works) {
-        /* split at page boundaries: a transfer stops at the first unmapped iovec */
-        struct iovec remote[3], local = { out, size - 1 };
-        size_t count = 0, want = size - 1;
-        unsigned long at = addr;
-        while (want > 0 && count < 3) {
-            size_t in_page = 4096 - (at & 4095);
-            size_t len = in_page < want ? in_page : want;
-            remote[count].iov_base = (void *)at;
-            remote[count].iov_len = len;
-            count++;
-            at += len;
-            want -= len;
-        }
-        ssize_t got = process_vm_readv(tid, &local, 1, remote, count, 0);
-        if (got > 0) {
-            char *end = memchr(out, '\0', (size_t)got);
+        /* page by page: a transfer fails at an unmapped page, and most paths
+         * end in the page they start in, so one call (one pinned page) is typical */
+        size_t got = 0;
+        ssize_t n = 0;
+        while (got < size - 1) {
+            unsigned long at = addr + got;
+            size_t len = 4096 - (at & 4095);
+            if (len > size - 1 - got)
+                len = size - 1 - got;
+            struct iovec local = { out + got, len }, remote = { (void *)at, len };
+            n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+            if (n <= 0)
+                break;
+            char *end = memchr(out + got, '\0', (size_t)n);
             if (end)
                 return end - out;
+            got += (size_t)n;
+        }
+        if (got > 0) {
             out[got] = '\0';           /* longer than PATH_MAX: truncated */
-            return got;
+            return (ssize_t)got;
         }
         if (errno == ENOSYS || errno == EPERM) {
             /* seccomp profile or a tracee that changed uid: PEEKDATA still works */
