@@ -114,3 +114,24 @@ def test_zombie_check_sees_zombies_of_an_app_that_is_pid_1(docker_ledger, scratc
         sleep_until(lambda: len(zombies_in(container)) == 3, 10, "three zombies")
     finally:
         container.remove(force=True)
+
+
+@pytest.mark.parametrize("image_fixture", IMAGES)
+def test_exec_probe_under_run_mode_is_merged_into_the_trace(request, traced, image_fixture):
+    """What trace.py does for exec probes: docker exec the sensor's run mode."""
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "wait-term"], user="1000")
+    sleep_until(lambda: "ready" in run.logs(), 20, "the app to be ready")
+    code, _ = run.container.exec_run(
+        ["/.slimmer/sensor", "run", "--log", "/.slimmer/log", "--", "/workload", "exit", "5"],
+        user="1000")
+    assert code == 5
+    code, _ = run.container.exec_run(
+        ["/.slimmer/sensor", "run", "--log", "/.slimmer/log", "--",
+         "/workload", "touch-all", WORKDIR], user="1000")
+    assert code == 0
+    run.container.stop(timeout=10)
+    assert run.wait() == 0
+    log = run.trace()
+    assert f"{WORKDIR}/thread.txt" in log.paths and f"{WORKDIR}/written.txt" in log.paths
+    assert ("/workload", "wait-term") in [p.argv for p in log.processes]
+    assert log.exit_status == 0            # the app's, not the exec probes' 5
