@@ -14,7 +14,7 @@ import tarfile
 
 import pytest
 
-from conftest import REPO, slim_cli
+from tests.slimtest import REPO, slim_cli
 
 APPS = ["python-flask", "node-express", "nginx-static", "entrypoint-script", "java-digest",
         "batch-job", "static-scratch", "postgres"]
@@ -69,8 +69,12 @@ def test_slim_build_succeeds_and_verifies(slimmed, name):
     assert report["verify"]["ran"] and report["verify"]["failed"] == 0, result.explain()
     assert report["verify"]["passed"] >= 1
     assert report["slim"]["image"] == result.tag
-    assert report["slim"]["size_bytes"] < report["original"]["size_bytes"]
-    assert report["reduction"]["ratio"] > 1
+    if name == "static-scratch":
+        # FROM scratch with one static binary and its data: nothing to remove, nothing lost
+        assert report["slim"]["size_bytes"] <= report["original"]["size_bytes"]
+    else:
+        assert report["slim"]["size_bytes"] < 0.7 * report["original"]["size_bytes"]
+        assert report["reduction"]["ratio"] > 1.4
     assert report["keep"]["files"] > 0 and report["keep"]["bytes"] > 0
     assert "traced" in report["keep"]["by_reason"]
     assert report["timings"]["total_s"] > 0
@@ -80,7 +84,7 @@ def test_slim_build_succeeds_and_verifies(slimmed, name):
 
 @pytest.mark.parametrize("name", APPS)
 def test_slim_image_passes_functional_check(slimmed, name):
-    from apps import check_app
+    from tests.apps import check_app
     result = slimmed(name)
     assert result.proc.returncode == 0, result.explain()
     check_app(name, result.tag)
