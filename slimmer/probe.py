@@ -40,10 +40,18 @@ Event = Callable[[str], None]
 # --- probe files -------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class CrawlLimits:
+    depth: int = 3          # link levels followed from /
+    pages: int = 50         # pages found, at most
+    seconds: float = 30.0   # wall time of the crawl itself
+
+
+@dataclass(frozen=True)
 class ProbePlan:
     probes: tuple = ()
     run: RunSpec = field(default_factory=RunSpec)
     crawl: bool = True
+    crawl_limits: CrawlLimits = field(default_factory=CrawlLimits)
 
 
 def parse_http_flag(text: str) -> HttpProbe:
@@ -63,12 +71,13 @@ def load_probe_file(path: str) -> ProbePlan:
     file = Path(path)
     try:
         text = file.read_text()
-    except OSError as exc:
-        raise BadInput("cannot read the probe file", f"{path}: {exc.strerror}", "check the path given to --probe-file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BadInput("cannot read the probe file", f"{path}: {reason}", "check the path given to --probe-file") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BadInput("probe file is not valid TOML", f"{path}: {exc}", "fix the syntax at that line") from exc
+        raise BadInput(f"probe file {path} is not valid TOML", str(exc), "fix the syntax at that line") from exc
     return parse_probe_data(data, text, path)
 
 
@@ -78,123 +87,237 @@ _PROBE_KEYS = {
     "exec": {"type", "argv", "user", "expect_exit", "expect_output"},
     "wait": {"type", "seconds", "port", "log", "timeout"},
 }
+_RUN_KEYS = {"env", "command", "user", "continue_after"}
+_CRAWL_KEYS = {"depth", "pages", "seconds"}
+_TOP_KEYS = {"probe", "run", "crawl"}
+
+
+class _Lines:
+    """Where things are in the probe file's text, so an error can name the line.
+
+    1. each [[probe]] / [run] header opens a block that lasts until the next header;
+    2. a field's line is the first `name =` line inside its block (the header's
+       own line when the field is missing or written inline);
+    3. top-level keys live before the first header.
+    """
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"-]+)\s*\]\]?")
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.headers = [(number + 1, match.group(1)) for number, line in enumerate(self.lines)
+                        if (match := self._HEADER.match(line))]
+
+    def blocks(self, name: str) -> list[int]:
+        return [number for number, header in self.headers if header == name]
+
+    def field(self, start: int, name: str) -> int:
+        """Line of NAME in the block opened at START (0: the top level)."""
+        end = next((number for number, _ in self.headers if number > start), len(self.lines) + 1)
+        pattern = re.compile(r"^\s*\"?" + re.escape(name) + r"\"?\s*=")
+        for number in range(start + 1, end):
+            if pattern.match(self.lines[number - 1]):
+                return number
+        return max(start, 1)
 
 
 def parse_probe_data(data: dict, text: str, path: str) -> ProbePlan:
-    probe_lines = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip().startswith("[[probe]]")]
-    run_line = next((i + 1 for i, line in enumerate(text.splitlines()) if line.strip() == "[run]"), 1)
-    unknown = set(data) - {"probe", "run", "crawl"}
+    lines = _Lines(text)
+    unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
-        raise BadInput("unknown table in probe file", f"{path}: {', '.join(sorted(unknown))}",
-                       "allowed: [[probe]], [run], crawl = true|false")
-    probes = []
+        line = lines.blocks(unknown[0])[:1] or [lines.field(0, unknown[0])]
+        raise _field_error(path, line[0], unknown[0], "unknown table or key",
+                           "allowed: [[probe]], [run], crawl = true|false|{depth, pages, seconds}")
     raw_probes = data.get("probe", [])
-    if not isinstance(raw_probes, list):
-        raise BadInput("'probe' must be an array of tables", f"{path}", "write each probe as [[probe]]")
+    if not isinstance(raw_probes, list) or not all(isinstance(item, dict) for item in raw_probes):
+        raise _field_error(path, lines.field(0, "probe"), "probe", "not an array of tables",
+                           "write each probe as a [[probe]] table")
+    probe_lines = lines.blocks("probe")
+    probes = []
     for number, raw in enumerate(raw_probes):
-        line = probe_lines[number] if number < len(probe_lines) else 1
-        probes.append(_parse_probe(raw, path, line, Path(path).parent))
-    run = _parse_run(data.get("run", {}), path, run_line)
-    crawl = data.get("crawl", True)
-    if not isinstance(crawl, bool):
-        raise BadInput("field 'crawl' must be true or false", f"{path}", "crawl = false")
-    return ProbePlan(probes=tuple(probes), run=run, crawl=crawl)
+        start = probe_lines[number] if number < len(probe_lines) else lines.field(0, "probe")
+        probes.append(_parse_probe(raw, path, lambda name, start=start: lines.field(start, name),
+                                   Path(path).parent))
+    run_start = (lines.blocks("run") or [0])[0]
+    run = _parse_run(data.get("run", {}), path, lambda name: lines.field(run_start, name) if run_start
+                     else lines.field(0, "run"))
+    crawl, limits = _parse_crawl(data.get("crawl", True), path, lines)
+    return ProbePlan(probes=tuple(probes), run=run, crawl=crawl, crawl_limits=limits)
 
 
 def _field_error(path: str, line: int, name: str, problem: str, hint: str) -> BadInput:
     return BadInput(f"bad probe file {path}, line {line}, field '{name}'", problem, hint)
 
 
-def _parse_probe(raw: dict, path: str, line: int, base: Path):
+def _type_names(types) -> str:
+    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}
+    return " or ".join(names.get(t, t.__name__) for t in (types if isinstance(types, tuple) else (types,)))
+
+
+def _is(value, types) -> bool:
+    """isinstance, except that a TOML boolean is not a number."""
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
+
+
+def _parse_probe(raw: dict, path: str, line_of: Callable[[str], int], base: Path):
+    def fail(name: str, problem: str, hint: str) -> BadInput:
+        return _field_error(path, line_of(name), name, problem, hint)
+
     kind = raw.get("type")
     if kind not in _PROBE_KEYS:
-        raise _field_error(path, line, "type", repr(kind), "type must be \"http\", \"exec\" or \"wait\"")
-    extra = set(raw) - _PROBE_KEYS[kind]
+        problem = "missing" if kind is None else f"{kind!r} is not a probe type"
+        raise fail("type", problem, 'type must be "http", "exec" or "wait"')
+    extra = sorted(set(raw) - _PROBE_KEYS[kind])
     if extra:
-        raise _field_error(path, line, sorted(extra)[0], "unknown field for a " + kind + " probe",
-                           "allowed: " + ", ".join(sorted(_PROBE_KEYS[kind])))
+        raise fail(extra[0], f"unknown field for a {kind} probe", "allowed: " + ", ".join(sorted(_PROBE_KEYS[kind])))
 
     def typed(name, types, default=None):
         value = raw.get(name, default)
-        if value is not None and not isinstance(value, types):
-            names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
-            raise _field_error(path, line, name, f"{value!r} is not a {names}", f"give {name} as a {names}")
+        if value is not None and not _is(value, types):
+            raise fail(name, f"{value!r} is not a {_type_names(types)}", f"give {name} as a {_type_names(types)}")
+        return value
+
+    def port_field(name, allow_auto=False):
+        value = typed(name, (int, str) if allow_auto else int)
+        if isinstance(value, str) and value != "auto":
+            raise fail(name, repr(value), 'a port number or "auto"')
+        if isinstance(value, int) and not 1 <= value <= 65535:
+            raise fail(name, str(value), "a TCP port between 1 and 65535")
         return value
 
     if kind == "http":
         probe_path = typed("path", str, "/")
         if not probe_path.startswith("/"):
-            raise _field_error(path, line, "path", repr(probe_path), "a path starts with /")
-        port = typed("port", (int, str))
-        if isinstance(port, str) and port != "auto":
-            raise _field_error(path, line, "port", repr(port), "a port number or \"auto\"")
+            raise fail("path", repr(probe_path), "a path starts with /, e.g. path = \"/health\"")
+        method = typed("method", str, "GET")
+        if not re.fullmatch(r"[A-Za-z]+", method):
+            raise fail("method", repr(method), "an HTTP method such as GET, POST, PUT, DELETE")
+        port = port_field("port", allow_auto=True)
         status = typed("expect_status", int)
         if status is not None and not 100 <= status <= 599:
-            raise _field_error(path, line, "expect_status", str(status), "an HTTP status between 100 and 599")
+            raise fail("expect_status", str(status), "an HTTP status between 100 and 599")
         body = typed("body", str)
         body_file = typed("body_file", str)
+        if body is not None and body_file is not None:
+            raise fail("body_file", "both body and body_file are given", "keep one of them")
         if body_file is not None:
             try:
                 body_bytes = (base / body_file).read_bytes()
             except OSError as exc:
-                raise _field_error(path, line, "body_file", f"{body_file}: {exc.strerror}",
-                                   "the path is relative to the probe file") from exc
+                raise fail("body_file", f"{body_file}: {exc.strerror}",
+                           "the path is relative to the probe file's directory") from exc
         else:
             body_bytes = body.encode() if body is not None else None
         headers = typed("headers", dict, {})
+        for key, value in headers.items():
+            if not isinstance(value, str):
+                raise fail("headers", f"{key} = {value!r} is not a string", 'headers = {Accept = "application/json"}')
         repeat = typed("repeat", int, 1)
         if repeat < 1:
-            raise _field_error(path, line, "repeat", str(repeat), "repeat at least 1")
+            raise fail("repeat", str(repeat), "repeat at least 1")
         scheme = typed("scheme", str, "http")
         if scheme not in ("http", "https"):
-            raise _field_error(path, line, "scheme", repr(scheme), "http or https")
+            raise fail("scheme", repr(scheme), "http or https")
         return HttpProbe(
-            path=probe_path, method=typed("method", str, "GET").upper(),
+            path=probe_path, method=method.upper(),
             port=None if port in (None, "auto") else port,
-            headers=tuple((str(k), str(v)) for k, v in headers.items()),
+            headers=tuple((str(k), v) for k, v in headers.items()),
             body=body_bytes, expect_status=status, expect_body=typed("expect_body", str),
             expect_json=raw.get("expect_json"), repeat=repeat, scheme=scheme)
     if kind == "exec":
         argv = typed("argv", list)
         if not argv or not all(isinstance(a, str) for a in argv):
-            raise _field_error(path, line, "argv", repr(argv), 'a non-empty list of strings, e.g. ["psql", "-c", "select 1"]')
+            raise fail("argv", "missing" if argv is None else repr(argv),
+                       'a non-empty list of strings, e.g. argv = ["psql", "-c", "select 1"]')
         return ExecProbe(argv=tuple(argv), user=typed("user", str),
                          expect_exit=typed("expect_exit", int, 0), expect_output=typed("expect_output", str))
     seconds = typed("seconds", (int, float))
-    port = typed("port", int)
+    port = port_field("port")
     log = typed("log", str)
-    if sum(x is not None for x in (seconds, port, log)) != 1:
-        raise _field_error(path, line, "seconds/port/log", "a wait probe needs exactly one of them",
-                           'e.g. port = 5432, or seconds = 2, or log = "ready"')
+    given = [name for name, value in (("seconds", seconds), ("port", port), ("log", log)) if value is not None]
+    if len(given) != 1:
+        raise fail(given[1] if len(given) > 1 else "type",
+                   "a wait probe needs exactly one of seconds, port, log" +
+                   (f" (got {', '.join(given)})" if given else " (got none)"),
+                   'e.g. port = 5432, or seconds = 2, or log = "ready"')
+    if seconds is not None and seconds <= 0:
+        raise fail("seconds", str(seconds), "a positive number of seconds")
     if log is not None:
         try:
             re.compile(log)
         except re.error as exc:
-            raise _field_error(path, line, "log", f"{log!r}: {exc}", "a Python regular expression") from exc
-    return WaitProbe(seconds=seconds, port=port, log_regex=log, timeout_s=float(typed("timeout", (int, float), 60)))
+            raise fail("log", f"{log!r}: {exc}", "a Python regular expression") from exc
+    timeout = typed("timeout", (int, float), 60)
+    if timeout <= 0:
+        raise fail("timeout", str(timeout), "a positive number of seconds")
+    return WaitProbe(seconds=seconds, port=port, log_regex=log, timeout_s=float(timeout))
 
 
-def _parse_run(raw: dict, path: str, line: int) -> RunSpec:
+def _parse_run(raw: dict, path: str, line_of: Callable[[str], int]) -> RunSpec:
+    def fail(name: str, problem: str, hint: str) -> BadInput:
+        return _field_error(path, line_of(name), name, problem, hint)
+
     if not isinstance(raw, dict):
-        raise _field_error(path, line, "run", repr(raw), "[run] is a table")
-    extra = set(raw) - {"env", "command", "user", "continue_after"}
+        raise fail("run", repr(raw), "[run] is a table")
+    extra = sorted(set(raw) - _RUN_KEYS)
     if extra:
-        raise _field_error(path, line, sorted(extra)[0], "unknown field in [run]",
-                           "allowed: env, command, user, continue_after")
+        raise fail(extra[0], "unknown field in [run]", "allowed: " + ", ".join(sorted(_RUN_KEYS)))
     env = raw.get("env", {})
-    if not isinstance(env, dict):
-        raise _field_error(path, line, "env", repr(env), 'a table: env = {KEY = "value"}')
+    if not isinstance(env, dict) or not all(_is(v, (str, int, float)) for v in env.values()):
+        raise fail("env", repr(env), 'a table of strings: env = {KEY = "value"}')
     command = raw.get("command")
-    if command is not None and (not isinstance(command, list) or not all(isinstance(a, str) for a in command)):
-        raise _field_error(path, line, "command", repr(command), "a list of strings")
+    if command is not None and (not isinstance(command, list) or not command
+                                or not all(isinstance(a, str) for a in command)):
+        raise fail("command", repr(command), 'a non-empty list of strings, e.g. command = ["serve", "--port", "80"]')
+    user = raw.get("user")
+    if user is not None and not isinstance(user, str):
+        raise fail("user", repr(user), 'a user name or "UID[:GID]" string, e.g. user = "1000:1000"')
     continue_after = raw.get("continue_after", "auto")
     try:
         parse_continue_after(continue_after)
     except BadInput as exc:
-        raise _field_error(path, line, "continue_after", repr(continue_after), exc.hint or "") from exc
+        raise fail("continue_after", repr(continue_after), exc.hint or "") from exc
     return RunSpec(command=tuple(command) if command else None,
                    env=tuple((str(k), str(v)) for k, v in env.items()),
-                   user=raw.get("user"), continue_after=continue_after)
+                   user=user, continue_after=continue_after)
+
+
+def _parse_crawl(raw, path: str, lines: _Lines) -> tuple[bool, CrawlLimits]:
+    """crawl = true | false | {depth = N, pages = N, seconds = S}"""
+    start = (lines.blocks("crawl") or [0])[0]
+
+    def fail(name: str, problem: str, hint: str) -> BadInput:
+        return _field_error(path, lines.field(start, name) if start else lines.field(0, "crawl"), name, problem, hint)
+
+    if isinstance(raw, bool):
+        return raw, CrawlLimits()
+    if not isinstance(raw, dict):
+        raise fail("crawl", repr(raw), "crawl = true, crawl = false or crawl = {depth = 3, pages = 50, seconds = 30}")
+    extra = sorted(set(raw) - _CRAWL_KEYS)
+    if extra:
+        raise fail(extra[0], "unknown crawl limit", "allowed: depth, pages, seconds")
+    defaults = CrawlLimits()
+    values = {}
+    for name, types in (("depth", int), ("pages", int), ("seconds", (int, float))):
+        value = raw.get(name, getattr(defaults, name))
+        if not _is(value, types) or value <= 0:
+            raise fail(name, repr(value), f"a positive {_type_names(types)}")
+        values[name] = value
+    return True, CrawlLimits(depth=values["depth"], pages=values["pages"], seconds=float(values["seconds"]))
+
+
+def crawl_limits_from_flags(limits: CrawlLimits, depth: int | None, pages: int | None,
+                            seconds: float | None) -> CrawlLimits:
+    """--crawl-depth/--crawl-pages/--crawl-seconds over the probe file's limits."""
+    for name, value in (("--crawl-depth", depth), ("--crawl-pages", pages), ("--crawl-seconds", seconds)):
+        if value is not None and value <= 0:
+            raise BadInput(f"{name} must be positive", value, f"e.g. {name} 3")
+    return CrawlLimits(depth=depth if depth is not None else limits.depth,
+                       pages=pages if pages is not None else limits.pages,
+                       seconds=float(seconds) if seconds is not None else limits.seconds)
 
 
 def parse_continue_after(text: str) -> tuple[str, float | None]:
@@ -319,12 +442,18 @@ def check_http_expectations(probe: HttpProbe, status: int, body: bytes) -> str |
 
 
 def json_contains(document, subset) -> bool:
-    """True when every key/value of SUBSET appears in DOCUMENT (recursively for dicts)."""
+    """True when SUBSET is contained in DOCUMENT:
+    1. an object: every key of SUBSET is in DOCUMENT, its value contained recursively;
+    2. an array: every element of SUBSET is contained in some element of DOCUMENT;
+    3. anything else: equal, with booleans distinct from numbers.
+    """
     if isinstance(subset, dict):
         return isinstance(document, dict) and all(
             key in document and json_contains(document[key], value) for key, value in subset.items())
     if isinstance(subset, list):
         return isinstance(document, list) and all(any(json_contains(d, s) for d in document) for s in subset)
+    if isinstance(subset, bool) or isinstance(document, bool):
+        return type(subset) is type(document) and document == subset   # JSON false is not 0
     return document == subset
 
 
@@ -370,24 +499,26 @@ def same_origin_links(base_url: str, body: bytes, content_type: str) -> list[str
     return paths
 
 
-@dataclass(frozen=True)
-class CrawlLimits:
-    depth: int = 3
-    pages: int = 50
-    seconds: float = 30.0
+def crawl(endpoint: Endpoint, scheme: str, limits: CrawlLimits, seen: set[str],
+          on_page: Callable[[str], None] = lambda _: None) -> list[HttpProbe]:
+    """Breadth-first same-origin crawl from /; returns the pages found (not yet probed).
 
-
-def crawl(endpoint: Endpoint, scheme: str, limits: CrawlLimits, seen: set[str]) -> list[HttpProbe]:
-    """Breadth-first same-origin crawl from /; returns the pages found (not yet probed)."""
+    1. depth N finds pages up to N links away from / (page2 is 1, page3 is 2);
+    2. at most `pages` pages are returned, and the crawl stops after `seconds`;
+    3. paths in SEEN (probed already) are fetched for their links but not returned;
+    4. ON_PAGE hears each page fetched, for progress.
+    """
     start = time.monotonic()
     base = f"{scheme}://{endpoint.host}:{endpoint.port}"
     frontier = ["/"]
+    visited = {"/"}
     found: list[HttpProbe] = []
     for _depth in range(limits.depth):
         next_frontier = []
         for path in frontier:
             if time.monotonic() - start > limits.seconds or len(found) >= limits.pages:
-                return found
+                return found[:limits.pages]
+            on_page(path)
             try:
                 response = requests.get(base + path, timeout=10, verify=False, allow_redirects=False)
             except requests.RequestException:
@@ -396,6 +527,8 @@ def crawl(endpoint: Endpoint, scheme: str, limits: CrawlLimits, seen: set[str]) 
                 if link not in seen:
                     seen.add(link)
                     found.append(HttpProbe(path=link, port=endpoint.container_port, scheme=scheme))
+                if link not in visited:
+                    visited.add(link)
                     next_frontier.append(link)
         frontier = next_frontier
         if not frontier:
