@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -92,6 +93,11 @@ def add_build_parser(commands) -> None:
                      help="probes | exit | timeout=SECONDS | signal")
     sub.add_argument("--run", action="append", default=[], metavar="ARGS",
                      help="run the image with these CMD arguments (repeatable; union of traces)")
+    sub.add_argument("--crawl-depth", type=int, metavar="N",
+                     help="follow links up to N levels from / (default 3; probe file: crawl = {depth = N})")
+    sub.add_argument("--crawl-pages", type=int, metavar="N", help="crawl at most N pages per port (default 50)")
+    sub.add_argument("--crawl-seconds", type=float, metavar="S", help="stop crawling a port after S seconds (default 30)")
+    sub.add_argument("--no-crawl", action="store_true", help="skip the default GET / and crawl: run only the explicit probes")
     sub.add_argument("--max-size", type=int, metavar="BYTES", help="fail when the slim image is larger")
     sub.add_argument("--min-ratio", type=float, metavar="R", help="fail when original/slim is below R")
     sub.add_argument("--artifacts", metavar="DIR", help="artifacts directory (default: a temp dir kept for you)")
@@ -119,6 +125,8 @@ def run_build(args) -> int:
     if args.continue_after:
         probing.parse_continue_after(args.continue_after)
         plan = dc_replace(plan, run=dc_replace(plan.run, continue_after=args.continue_after))
+    plan = dc_replace(plan, crawl=plan.crawl and not args.no_crawl, crawl_limits=probing.crawl_limits_from_flags(
+        plan.crawl_limits, args.crawl_depth, args.crawl_pages, args.crawl_seconds))
     runs = tuple(dc_replace(plan.run, command=tuple(shlex.split(text))) for text in args.run)
     rules = {}
     for item in args.keep_rule:
@@ -138,8 +146,7 @@ def run_build(args) -> int:
     progress.close()
     doc = outcome.report
     report_path = args.report or os.path.join(doc.artifacts, "slim.report.json")
-    with open(report_path, "w") as handle:
-        handle.write(doc.to_json())
+    _write_output(report_path, doc.to_json(), "--report FILE")
     if args.html:
         _write_build_html(args.html, doc)
     if args.json:
@@ -155,11 +162,20 @@ def run_build(args) -> int:
 
 
 class _BuildProgress:
-    """Turns pipeline events into log lines on stderr and a tqdm bar for the build."""
+    """Turns pipeline events into log lines on stderr and tqdm bars: one for the
+    probes (and the crawl) of each trace or verify run, one for the build steps.
+
+    Probe events read "probe N/M NAME: RESULT" (M grows while a crawl finds pages);
+    crawl events read "crawl PORT PATH".
+    """
+
+    _PROBE = re.compile(r"probe (\d+)/(\d+) (.*)")
+    _CRAWL = re.compile(r"crawl (\d+) (.*)")
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.bar = None
+        self.bar_kind = None
         self.stage = None
 
     def __call__(self, stage: str, message: str) -> None:
@@ -168,19 +184,42 @@ class _BuildProgress:
             return
         if stage == "build" and not message.startswith("building"):
             return
+        probe = self._PROBE.fullmatch(message)
+        if probe:
+            self._probe_step(stage, int(probe.group(1)), int(probe.group(2)), probe.group(3))
+            return
+        crawl = self._CRAWL.fullmatch(message)
+        if crawl:
+            self._open_bar(f"{stage} probes", f"[{stage}] probes", total=1)
+            self.bar.set_postfix_str(f"crawl :{crawl.group(1)} {crawl.group(2)}"[:60])
+            return
         if self.bar is not None and stage != "build":
             self.close()
         print(f"[{stage}] {message}", file=sys.stderr)
 
-    def _build_step(self, line: str) -> None:
-        import re
+    def _open_bar(self, kind: str, desc: str, total: int) -> None:
         from tqdm import tqdm
+        if self.bar_kind != kind:
+            self.close()
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=desc, file=sys.stderr, disable=self.quiet, leave=False,
+                            unit="probe")
+            self.bar_kind = kind
+
+    def _probe_step(self, stage: str, done: int, total: int, text: str) -> None:
+        self._open_bar(f"{stage} probes", f"[{stage}] probes", total=total)
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+        self.bar.set_postfix_str(text[:60])
+        if ": FAILED" in text:
+            self.bar.write(f"[{stage}] probe {text}", file=sys.stderr)
+
+    def _build_step(self, line: str) -> None:
         match = re.match(r"Step (\d+)/(\d+) : (.*)", line.strip())
         if not match:
             return
-        if self.bar is None:
-            self.bar = tqdm(total=int(match.group(2)), desc="[build]", file=sys.stderr,
-                            disable=self.quiet, leave=False)
+        self._open_bar("build", "[build]", total=int(match.group(2)))
         self.bar.set_postfix_str(match.group(3)[:50])
         self.bar.update(1)
 
@@ -188,17 +227,26 @@ class _BuildProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+            self.bar_kind = None
+
+
+def _write_output(path: str, text: str, flag: str) -> None:
+    try:
+        with open(path, "w") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise SlimError("cannot write the report", f"{path}: {exc.strerror}",
+                        f"free some space or write it elsewhere with {flag}") from exc
 
 
 def _write_build_html(path: str, doc) -> None:
-    try:
-        from . import html
-        render = html.render_build_html
-    except (ImportError, AttributeError):
-        raise SlimError("--html for slim build is not available in this version", path,
-                        "use the JSON report instead")
-    with open(path, "w") as handle:
-        handle.write(render(doc))
+    from .html import render_build_html
+    page = render_build_html(doc.by_top_dir.get("original", {}), doc.by_top_dir.get("slim", {}),
+                             before_title=doc.original.image,
+                             after_title=doc.slim.image if doc.slim else "slim",
+                             before_size=doc.original.size_bytes,
+                             after_size=doc.slim.size_bytes if doc.slim else None)
+    _write_output(path, page, "--html FILE")
 
 
 # --- slim xray / compare / lint -------------------------------------------------

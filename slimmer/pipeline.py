@@ -5,6 +5,7 @@ times them and makes sure everything temporary is removed.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -22,7 +23,7 @@ from . import sensor
 from . import trace as trace_stage
 from . import verify as verify_stage
 from .docker_api import Docker
-from .errors import SlimError
+from .errors import BadInput, SlimError
 from .model import ImageIndex, KeepOptions, ProbeResult, RunSpec, TraceLog, TracedPath
 from .probe import ProbePlan
 
@@ -75,7 +76,29 @@ def build_slim_image(request: BuildRequest, on_event: Event = lambda stage, msg:
     try:
         return _build(docker, request, on_event, timer)
     finally:
-        docker.cleanup()
+        # A second Ctrl-C (or CI's SIGTERM) must not cut the cleanup short.
+        with _signals_deferred():
+            docker.cleanup()
+
+
+class _signals_deferred:
+    """Hold SIGINT/SIGTERM while the block runs; re-deliver them afterwards."""
+
+    def __enter__(self):
+        self.pending: list[int] = []
+        self.previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, lambda n, _f: self.pending.append(n))
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if self.pending and not exc[0]:
+            raise KeyboardInterrupt
+        return False
 
 
 def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer) -> BuildOutcome:
@@ -84,6 +107,7 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
         on_event("inspect", f"inspecting {request.image}")
         image = inspect_stage.inspect_image(docker, request.image)
     tag = request.tag or inspect_stage.default_slim_tag(image)
+    check_platform(image)
 
     # The index streams `docker save` while the app runs under the sensor.
     index_box: dict = {}
@@ -118,11 +142,8 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
         finally:
             reader.close()
 
-    artifacts_dir = request.artifacts_dir or tempfile.mkdtemp(prefix="slimmer-artifacts-")
-    os.makedirs(artifacts_dir, exist_ok=True)
     with timer.stage("dockerfile"):
-        artifacts = dockerfile_stage.write_artifacts(artifacts_dir, image, keep_set, index,
-                                                     sensor.sensor_path(), __version__)
+        artifacts = write_artifacts(request.artifacts_dir, image, keep_set, index)
     with timer.stage("build"):
         on_event("build", f"building {tag}")
         built = build_stage.build_slim_image(docker, artifacts, tag, on_line=lambda line: on_event("build", line))
@@ -167,8 +188,31 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
         dockerfile=artifacts.dockerfile,
         status="failed" if failures else "ok",
         error="\n".join(failures) or None,
+        by_top_dir={"original": imagefs.bytes_by_top_dir(index), "slim": kept_bytes_by_top_dir(keep_set, index)},
     )
     return BuildOutcome(report=doc, failures=failures)
+
+
+SENSOR_PLATFORM = ("linux", "amd64")
+
+
+def check_platform(image) -> None:
+    """The sensor is a linux/amd64 binary: an image for another platform cannot be traced."""
+    platform = (image.os or "linux", image.architecture or "amd64")
+    if platform != SENSOR_PLATFORM:
+        raise BadInput("the image is for another platform", f"{image.reference} is {platform[0]}/{platform[1]}",
+                       "slimmer's sensor runs linux/amd64 images only; build the image for linux/amd64")
+
+
+def write_artifacts(directory: str | None, image, keep_set, index):
+    try:
+        directory = directory or tempfile.mkdtemp(prefix="slimmer-artifacts-")
+        os.makedirs(directory, exist_ok=True)
+        return dockerfile_stage.write_artifacts(directory, image, keep_set, index,
+                                                sensor.sensor_path(), __version__)
+    except OSError as exc:
+        raise SlimError("cannot write the artifacts directory", f"{directory}: {exc.strerror}",
+                        "free some space or choose another directory with --artifacts DIR") from exc
 
 
 def _index_into(docker: Docker, image_id: str, box: dict, timer: _Timer) -> None:
@@ -195,6 +239,16 @@ def merge_traces(traces: list[TraceLog]) -> TraceLog:
     processes = tuple(p for trace in traces for p in trace.processes)
     return TraceLog(version=traces[0].version, paths=paths, processes=processes,
                     exit_status=traces[-1].exit_status)
+
+
+def kept_bytes_by_top_dir(keep_set, index: ImageIndex) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for path in keep_set.paths():
+        entry = index.get(path)
+        if entry is not None and entry.type.value == "file":
+            top = "/" + path.split("/")[1] if path.count("/") > 1 else "/"
+            sizes[top] = sizes.get(top, 0) + entry.size
+    return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
 
 
 def traced_figures(trace: TraceLog, index: ImageIndex) -> dict:

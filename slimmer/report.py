@@ -70,7 +70,7 @@ class ReportDoc:
     dockerfile: str
     status: str = "ok"          # ok | failed
     error: str | None = None
-    extra: dict = field(default_factory=dict)
+    by_top_dir: dict = field(default_factory=dict)   # {"original": {"/usr": bytes}, "slim": {...}}
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
