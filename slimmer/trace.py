@@ -250,16 +250,22 @@ def _indent(text: str) -> str:
 
 @dataclass
 class ProbeSession:
-    """Runs a probe plan against an AppRun and collects concrete, replayable results."""
+    """Runs a probe plan against an AppRun and collects concrete, replayable results.
+
+    Progress goes out as "probe N/M NAME: RESULT" and "crawl PORT PATH" events
+    (M grows as the crawl finds pages); the CLI draws them as a bar.
+    """
 
     app: AppRun
     plan: probing.ProbePlan
-    crawl_limits: probing.CrawlLimits = field(default_factory=probing.CrawlLimits)
+    crawl_limits: probing.CrawlLimits | None = None   # None: the plan's
     replays: int = 2    # each HTTP probe runs twice on the original: unstable bodies compare by status
+    discover_s: float = APP_START_TIMEOUT_S   # how long to look for a listening port when none is EXPOSEd
 
     def run(self) -> list[ProbeResult]:
         results: list[ProbeResult] = []
-        ports = sorted(set(self.app.ports) | set(self.app.listening_ports()))
+        self._done, self._total = 0, 0
+        ports = self._ports()
         http_ports: dict[int, str] = {}
         for port in ports:
             endpoint = self.app.http_endpoint(port)
@@ -273,35 +279,75 @@ class ProbeSession:
             if probing.speaks_http(endpoint, scheme):
                 http_ports[port] = scheme
             else:
-                results.append(ProbeResult(name=f"connect to port {port}", kind="connect", ok=True, port=port,
-                                           probe=WaitProbe(port=port, timeout_s=APP_START_TIMEOUT_S)))
+                self._total += 1
+                results.append(self._report(ProbeResult(
+                    name=f"connect to port {port}", kind="connect", ok=True, port=port,
+                    probe=WaitProbe(port=port, timeout_s=APP_START_TIMEOUT_S))))
         explicit = list(self.plan.probes)
+        self._total += sum(1 if not isinstance(item, HttpProbe) or item.port is not None
+                           else max(len(http_ports), 1) for item in explicit)
         seen_paths: dict[int, set[str]] = {port: set() for port in http_ports}
         for item in explicit:
-            if isinstance(item, HttpProbe):
+            if isinstance(item, HttpProbe) and item.port is None and not http_ports:
+                results.append(self._report(ProbeResult(
+                    name=item.name, kind="http", ok=False, probe=item,
+                    error="no port of the app speaks HTTP" + (f" (ports: {', '.join(map(str, ports))})" if ports else ""))))
+            elif isinstance(item, HttpProbe):
                 targets = [item.port] if item.port is not None else list(http_ports)
                 for port in targets:
                     concrete = replace(item, port=port,
                                        scheme=item.scheme if item.scheme != "http" else http_ports.get(port, "http"))
-                    results.append(self._http(concrete))
+                    results.append(self._report(self._http(concrete)))
                     seen_paths.setdefault(port, set()).add(item.path)
             elif isinstance(item, ExecProbe):
                 result, _ = self.app.exec_probe(item)
-                results.append(result)
+                results.append(self._report(result))
             else:
-                results.append(self.app.wait_probe(item))
+                results.append(self._report(self.app.wait_probe(item)))
         if self.plan.crawl:
+            limits = self.crawl_limits or self.plan.crawl_limits
             for port, scheme in http_ports.items():
                 if "/" not in seen_paths[port]:
                     seen_paths[port].add("/")
-                    results.append(self._http(HttpProbe(path="/", port=port, scheme=scheme)))
+                    self._total += 1
+                    results.append(self._report(self._http(HttpProbe(path="/", port=port, scheme=scheme))))
                 endpoint = self.app.http_endpoint(port)
-                for page in probing.crawl(endpoint, scheme, self.crawl_limits, seen_paths[port]):
-                    results.append(self._http(page))
+                pages = probing.crawl(endpoint, scheme, limits, seen_paths[port],
+                                      on_page=lambda path, port=port: self.app.on_event(f"crawl {port} {path}"))
+                self._total += len(pages)
+                for page in pages:
+                    results.append(self._report(self._http(page)))
         health = self.app.healthcheck() if self.app.traced else None
         if health is not None:
-            results.append(health)
+            self._total += 1
+            results.append(self._report(health))
         return results
+
+    def _ports(self) -> list[int]:
+        """EXPOSEd ports, plus the ports the app listens on (read once the exposed ones accept).
+
+        Without EXPOSE and without explicit probes, listening sockets are the only
+        way to find the app: look for them until one appears, the app exits, or
+        discover_s passes.
+        """
+        if self.app.ports or self.plan.probes or not self.app.docker.is_local():
+            return sorted(set(self.app.ports) | set(self.app.listening_ports()))
+        self.app.on_event("no EXPOSEd port: looking for the ports the app listens on")
+        start = time.monotonic()
+        while True:
+            found = self.app.listening_ports()
+            if found:
+                return sorted(found)
+            if not self.app.alive() or time.monotonic() - start > self.discover_s:
+                return []
+            time.sleep(0.2)
+
+    def _report(self, result: ProbeResult) -> ProbeResult:
+        self._done += 1
+        self._total = max(self._total, self._done)
+        outcome = "ok" if result.ok else f"FAILED ({result.error})"
+        self.app.on_event(f"probe {self._done}/{self._total} {result.name}: {outcome}")
+        return result
 
     def _http(self, probe: HttpProbe) -> ProbeResult:
         endpoint = self.app.http_endpoint(probe.port)
@@ -320,6 +366,8 @@ def trace_image(docker: Docker, image: ImageInfo, plan: probing.ProbePlan,
                 on_event: Event = lambda _: None, signal_event: threading.Event | None = None) -> TraceResult:
     """Run IMAGE under the sensor, probe it, stop it, return the trace log and probe results."""
     app = AppRun(docker, image, image.id, plan.run, traced=True, on_event=on_event)
+    # Listen for SIGUSR1 from the start: a signal sent while probes run must not kill slim.
+    sigusr1 = _Sigusr1(signal_event) if continue_mode(plan.run, app.ports)[0] == "signal" else None
     try:
         app.start()
         mode, seconds = continue_mode(plan.run, app.ports)
@@ -337,11 +385,13 @@ def trace_image(docker: Docker, image: ImageInfo, plan: probing.ProbePlan,
                 raise AppFailed("the app exited with a non-zero code", f"{code}; last log lines:\n{_indent(app.last_logs())}",
                                 "run the image by hand (docker run) to see why; slimmer traces what a successful run needs")
         else:
-            if not app.ports and mode == "probes" and not plan.probes:
-                raise BadInput("nothing to probe: the image exposes no TCP port", image.reference,
-                               "use --continue-after exit|timeout=SECONDS|signal, or exec probes")
             on_event("running probes")
             results = ProbeSession(app, plan).run()
+            if not results and mode == "probes":
+                raise BadInput("nothing to probe: the image exposes no TCP port and the app listens on none",
+                               image.reference,
+                               "use --continue-after exit|timeout=SECONDS|signal, or exec probes"
+                               + ("" if docker.is_local() else " (listening ports are only found with a local daemon)"))
             if mode == "timeout":
                 remaining = seconds - (time.monotonic() - app.started_at)
                 if remaining > 0:
@@ -349,7 +399,7 @@ def trace_image(docker: Docker, image: ImageInfo, plan: probing.ProbePlan,
                     time.sleep(remaining)
             elif mode == "signal":
                 on_event(f"waiting for SIGUSR1 (kill -USR1 {os.getpid()})")
-                _wait_for_sigusr1(signal_event)
+                sigusr1.wait()
             if not app.alive():
                 code = docker.exit_code(app.container_id)
                 raise AppFailed("the app exited during probing", f"exit code {code}; last log lines:\n{_indent(app.last_logs())}",
@@ -366,6 +416,8 @@ def trace_image(docker: Docker, image: ImageInfo, plan: probing.ProbePlan,
         return TraceResult(trace=trace, results=tuple(results), exit_code=exit_code, logs=logs,
                            ports=tuple(app.ports))
     finally:
+        if sigusr1 is not None:
+            sigusr1.restore()
         app.remove()
 
 
@@ -379,11 +431,21 @@ def _run_exec_and_wait(app: AppRun, plan: probing.ProbePlan) -> list[ProbeResult
     return results
 
 
-def _wait_for_sigusr1(event: threading.Event | None) -> None:
-    received = event or threading.Event()
-    previous = signal.signal(signal.SIGUSR1, lambda *_: received.set())
-    try:
-        while not received.wait(0.5):
+class _Sigusr1:
+    """SIGUSR1 to slim ends a --continue-after signal run. Tests (or callers off the
+    main thread, where signal handlers cannot be set) pass their own event."""
+
+    def __init__(self, event: threading.Event | None):
+        self.received = event or threading.Event()
+        self.installed = event is None
+        if self.installed:
+            self.previous = signal.signal(signal.SIGUSR1, lambda *_: self.received.set())
+
+    def wait(self) -> None:
+        while not self.received.wait(0.5):
             pass
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
+
+    def restore(self) -> None:
+        if self.installed:
+            signal.signal(signal.SIGUSR1, self.previous if self.previous is not None else signal.SIG_DFL)
+            self.installed = False

@@ -48,11 +48,13 @@ def verify_image(docker: Docker, original_image: ImageInfo, slim: BuiltImage, ru
         run_result = next((r for r in original_results if r.kind == "run"), None)
         if run_result is None:
             app.wait_ports()
-        for original in original_results:
-            if original.kind == "run":
-                continue
+            _wait_discovered_ports(app, original_results)
+        replays = [r for r in original_results if r.kind != "run"]
+        for number, original in enumerate(replays, 1):
             slim_result = _replay(app, original)
             checks.append(compare(original, slim_result))
+            on_event(f"probe {number}/{len(replays)} {original.name}: "
+                     + ("ok" if checks[-1].passed else f"FAILED ({checks[-1].reason})"))
         if run_result is not None:
             code = app.wait_exit()
             stdout = docker.api.logs(app.container_id, stdout=True, stderr=False)
@@ -72,6 +74,13 @@ def verify_image(docker: Docker, original_image: ImageInfo, slim: BuiltImage, ru
     finally:
         app.remove()
     return Verification(checks=tuple(checks), slim_logs=logs)
+
+
+def _wait_discovered_ports(app: AppRun, original_results: tuple[ProbeResult, ...]) -> None:
+    """Ports the original listened on without EXPOSE: wait for them too before replaying."""
+    for port in sorted({r.port for r in original_results if r.port and r.port not in app.endpoints}):
+        app.on_event(f"waiting for port {port} to accept connections")
+        probing.wait_for_port(app.http_endpoint(port), app.alive, APP_START_TIMEOUT_S)
 
 
 def _replay(app: AppRun, original: ProbeResult) -> ProbeResult:
