@@ -123,8 +123,14 @@ class Docker:
             pass
 
     def track_image(self, image_id: str) -> None:
+        """Remove IMAGE_ID (an id or a tag) at cleanup unless untracked before."""
         with self._lock:
             self._images.append(image_id)
+
+    def untrack_image(self, image_id: str) -> None:
+        with self._lock:
+            if image_id in self._images:
+                self._images.remove(image_id)
 
     # --- containers -------------------------------------------------------------
 

@@ -147,6 +147,9 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
     with timer.stage("build"):
         on_event("build", f"building {tag}")
         built = build_stage.build_slim_image(docker, artifacts, tag, on_line=lambda line: on_event("build", line))
+    # Until it is verified (and passes the gates) the slim image is temporary: a failed
+    # or interrupted run must not leave an image a later CI step could push.
+    docker.track_image(tag)
 
     verification_checks = []
     slim_logs = ""
@@ -190,6 +193,10 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
         error="\n".join(failures) or None,
         by_top_dir={"original": imagefs.bytes_by_top_dir(index), "slim": kept_bytes_by_top_dir(keep_set, index)},
     )
+    if failures:
+        failures.append(f"the slim image {tag} was removed; rebuild it to investigate: docker build {artifacts.directory}")
+    else:
+        docker.untrack_image(tag)
     return BuildOutcome(report=doc, failures=failures)
 
 

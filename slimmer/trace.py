@@ -273,7 +273,9 @@ class ProbeSession:
             try:
                 probing.wait_for_port(endpoint, self.app.alive, APP_START_TIMEOUT_S)
             except AppFailed as exc:
-                raise AppFailed(exc.what, f"{exc.value}; last log lines:\n{_indent(self.app.last_logs())}",
+                code = self.app.docker.exit_code(self.app.container_id)
+                state = f"exit code {code}" if code is not None else "still running"
+                raise AppFailed(exc.what, f"{exc.value}; {state}; last log lines:\n{_indent(self.app.last_logs())}",
                                 exc.hint) from None
             scheme = "https" if probing.speaks_tls(endpoint) else "http"
             if probing.speaks_http(endpoint, scheme):
