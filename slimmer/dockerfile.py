@@ -18,7 +18,11 @@ builder, see tests/integration/test_dockerfile_build.py):
   4. ENTRYPOINT comes before CMD: setting ENTRYPOINT clears a CMD set earlier
      in the same stage;
   5. FROM scratch adds a default PATH when the image has none (the same PATH
-     Docker gives a container without one), the only config difference.
+     Docker gives a container without one), the only config difference;
+  6. files the keep stage generates rather than copies (the package database
+     trimmed to the packages left in the slim image) are written under
+     generated/ in the artifacts directory, laid out as in the image, and copied
+     over the collected root in the final stage (owner root, mode 0644).
 """
 from __future__ import annotations
 
@@ -52,13 +56,15 @@ except ImportError:        # sensor.py not there yet: same format, kept in step 
 SLIMMER_LABELS = ("slimmer.source.image", "slimmer.source.id", "slimmer.version")
 SENSOR_NAME = "sensor"
 KEEP_LIST_NAME = "keep.list"
-DOCKERIGNORE = "*\n!Dockerfile\n!keep.list\n!sensor\n"
+GENERATED_DIR = "generated"
+DOCKERIGNORE = "*\n!Dockerfile\n!keep.list\n!sensor\n!generated\n"
 _ENV_KEY = re.compile(r"^[^\s=\"'\\$]+$")
 
 
-def render_dockerfile(image: ImageInfo, version: str) -> str:
+def render_dockerfile(image: ImageInfo, version: str, generated: bool = False) -> str:
     """The slim image's Dockerfile: a collect stage in the original, then scratch
-    with the collected files and the original config. Pure and deterministic."""
+    with the collected files (and the generated ones) and the original config.
+    Pure and deterministic."""
     config = image.config
     base = image.id or image.reference
     lines = [
@@ -71,6 +77,8 @@ def render_dockerfile(image: ImageInfo, version: str) -> str:
         "FROM scratch",
         "COPY --from=collect /.slimmer/root/ /",
     ]
+    if generated:
+        lines.append(f"COPY {GENERATED_DIR}/ /")
     labels = [(k, v) for k, v in config.labels if k not in SLIMMER_LABELS]
     labels += [("slimmer.source.image", image.reference), ("slimmer.source.id", image.id),
                ("slimmer.version", version)]
@@ -105,10 +113,11 @@ def render_dockerfile(image: ImageInfo, version: str) -> str:
 
 def write_artifacts(directory: str, image: ImageInfo, keep_set: KeepSet, index, sensor_binary_path: str,
                     version: str) -> Artifacts:
-    """Write Dockerfile, keep.list, sensor (0755) and a .dockerignore that admits
-    only those into the build context. `index` is accepted for symmetry with
-    the other stages; every kept path is listed explicitly (directories are
-    copied as entries, not recursively)."""
+    """Write Dockerfile, keep.list, sensor (0755), the generated files under
+    generated/ (when the keep set has any) and a .dockerignore that admits only
+    those into the build context. `index` is accepted for symmetry with the
+    other stages; every kept path is listed explicitly (directories are copied
+    as entries, not recursively)."""
     if not os.path.isfile(sensor_binary_path):
         raise SlimError("the sensor binary is missing", sensor_binary_path,
                         "build it with `make sensor` (or reinstall slimmer)")
@@ -117,7 +126,22 @@ def write_artifacts(directory: str, image: ImageInfo, keep_set: KeepSet, index, 
     keep_list = os.path.join(directory, KEEP_LIST_NAME)
     sensor = os.path.join(directory, SENSOR_NAME)
     with open(dockerfile, "w", encoding="utf-8") as out:
-        out.write(render_dockerfile(image, version))
+        out.write(render_dockerfile(image, version, generated=bool(keep_set.generated)))
+    generated_root = os.path.join(directory, GENERATED_DIR)
+    if os.path.lexists(generated_root):
+        shutil.rmtree(generated_root)
+    for path, data in sorted(keep_set.generated.items()):
+        target = os.path.join(generated_root, path.lstrip("/"))
+        if not os.path.abspath(target).startswith(os.path.abspath(generated_root) + os.sep):
+            raise SlimError("a generated file would leave the artifacts directory", path,
+                            "report it: generated paths are absolute image paths")
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        with open(target, "wb") as out:
+            out.write(data)
+        os.chmod(target, 0o644)
+    for root, dirs, _ in os.walk(generated_root):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)   # whatever the umask: as a package installs them
     with open(keep_list, "wb") as out:
         for path in keep_set.paths():
             out.write(escape_path(path).encode("utf-8", "surrogateescape") + b"\n")

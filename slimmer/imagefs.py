@@ -319,13 +319,16 @@ def _entry(inner: tarfile.TarFile, member: tarfile.TarInfo, path: str,
                    elf=elf, shebang=shebang)
 
 
-CAPTURE_MAX = 256 << 10
+CAPTURE_MAX = 4 << 20     # dpkg's status file: 300 kB on node-express, a few MB on big images
 # Small files whose bytes the keep rules read, besides every script ("#!").
 CAPTURED_CONTENT = (
     lambda p: p == "/etc/ld.so.conf" or p.startswith("/etc/ld.so.conf.d/"),
     lambda p: p == "/etc/nsswitch.conf" or (p.startswith("/etc/ld-musl-") and p.endswith(".path")),
     lambda p: p.endswith(("/RECORD", "/top_level.txt", "/installed-files.txt"))
     and (".dist-info/" in p or ".egg-info/" in p),
+    # OS package databases (keep rules os-packages and package-metadata)
+    lambda p: p in ("/var/lib/dpkg/status", "/lib/apk/db/installed", "/usr/lib/apk/db/installed")
+    or (p.startswith("/var/lib/dpkg/info/") and p.endswith(".list")),
 )
 
 

@@ -50,7 +50,7 @@ Rules (each kept path records the reason of the rule that pulled it in):
      a kept file under node_modules/NAME (or @scope/NAME, or Debian's
      /usr/share/nodejs, /usr/lib/nodejs) keeps that package directory whole.
      The Python standard library is not expanded by static imports: a traced
-     run already opened every module it imported.
+     run already opened every module it imported (see the note after rule 17).
   9. APP (rule "app"): entries last written by a COPY/ADD layer (from the
      layer's history) are kept whole, unless the layer is larger than
      KeepOptions.app_layer_max_bytes (default 50 MB) or copies into "/" (a
@@ -67,7 +67,9 @@ Rules (each kept path records the reason of the rule that pulled it in):
      keeps JAVA_HOME/conf and JAVA_HOME/lib/security; glibc keeps its NSS
      configuration (/etc/nsswitch.conf, hosts, host.conf, resolv.conf,
      gai.conf) and the libnss_* modules the configuration names (files, dns
-     when unreadable); a traced gconv path (iconv in use) keeps its gconv dir.
+     when unreadable); a traced gconv path (iconv in use) keeps its gconv dir;
+     a kept file of a glibc locale (/usr/lib/locale/NAME/) keeps that locale
+     whole (PostgreSQL's postmaster loads LC_TIME, its backends LC_COLLATE).
  12. INCLUDE: user globs (fnmatch over index paths, `*` crosses "/"); a
      pattern matching a directory keeps everything under it.
  13. Excludes apply last, as a veto over every rule: paths matching the glob,
@@ -75,11 +77,36 @@ Rules (each kept path records the reason of the rule that pulled it in):
      directory of a path that stays kept is never removed (it is re-kept as
      PARENT).
 
+ 14. PLUGIN (rule "plugins"): a plugin directory is the directory of a traced
+     shared object that no kept ELF object names in DT_NEEDED (it was
+     dlopen'ed), or a traced directory (stat'ed, listed) holding shared
+     objects; the loader's search directories never are. Every shared object
+     directly in it is kept with its ELF closure, unless that closure would add
+     more than PLUGIN_MAX_ADD_BYTES (PostgreSQL's llvmjit.so pulls libLLVM,
+     ~100 MB; the server then runs without JIT, pg_jit_available() = f).
+ 15. PROGRAM-DATA (rule "program-data"): the private data tree of a traced
+     executable, /usr/share/NAME/VERSION or /usr/share/NAME (also under
+     /usr/local/share), NAME and VERSION from the executable's private prefix
+     (/usr/lib/postgresql/15/bin/postgres) or NAME its basename in a bin dir,
+     is kept whole when the app read a file in it, up to
+     PROGRAM_DATA_MAX_BYTES (extension/*.control and *.sql of PostgreSQL).
+ 16. OS-PACKAGE (rule "os-packages", OFF by default): every file of each dpkg
+     (info/<pkg>[:arch].list) or apk (lib/apk/db/installed) package owning a
+     kept non-directory path. It costs 50-195 MB per sample app and no
+     sample app's check needs it (docs/KEEP-RULES.md).
+ 17. Package metadata (rule "package-metadata"): /var/lib/dpkg/status and
+     apk's installed database are generated, trimmed to the packages that
+     still own a non-directory path of the slim image (after excludes), and
+     returned in KeepSet.generated instead of being copied.
+
+Python's standard library is not expanded by static imports (rule 8); the
+measurement is in docs/KEEP-RULES.md.
+
 Precedence: a path keeps the FIRST reason in PRECEDENCE order, whatever order
 the rules met it in (TRACED beats everything, PARENT loses to everything), so
 the report says the strongest reason a path is there.
-Rules 7-11 are on by default and switchable off: KeepOptions.rules[name] =
-False, names in RULES.
+Rules 7-11, 14, 15 and 17 are on by default and switchable off, rule 16 is
+opt-in: KeepOptions.rules[name] = True/False, names and defaults in RULES.
 """
 from __future__ import annotations
 
@@ -100,16 +127,24 @@ ReadFile = Callable[[str], "bytes | None"]
 PRECEDENCE: tuple[KeepReason, ...] = (
     KeepReason.TRACED, KeepReason.INCLUDE, KeepReason.ESSENTIAL, KeepReason.HEALTHCHECK,
     KeepReason.INTERPRETER, KeepReason.ELF, KeepReason.SCRIPT, KeepReason.SYMLINK,
-    KeepReason.STATE, KeepReason.APP, KeepReason.PACKAGE, KeepReason.DATA, KeepReason.PARENT,
+    KeepReason.STATE, KeepReason.APP, KeepReason.PACKAGE, KeepReason.PLUGIN, KeepReason.PROGRAM_DATA,
+    KeepReason.DATA, KeepReason.OS_PACKAGE, KeepReason.PARENT,
 )
 _RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
 
 # Switchable rules (--keep-rule NAME=on|off) and their defaults.
-RULES: dict[str, bool] = {"state": True, "package": True, "app": True, "script": True, "data": True}
+RULES: dict[str, bool] = {"state": True, "package": True, "app": True, "script": True, "data": True,
+                          "plugins": True, "program-data": True, "package-metadata": True,
+                          "os-packages": False}
 
 NEVER_KEPT = ("/proc", "/sys", "/dev", "/.slimmer")
 MAX_SYMLINKS = 40                      # the kernel's ELOOP bound
 APP_LAYER_MAX_BYTES = 50 * 1000 * 1000
+PLUGIN_MAX_ADD_BYTES = 10 * 1000 * 1000       # llvmjit.so would add libLLVM (~100 MB)
+PROGRAM_DATA_MAX_BYTES = 32 * 1000 * 1000
+DPKG_STATUS = "/var/lib/dpkg/status"
+DPKG_INFO = "/var/lib/dpkg/info"
+APK_INSTALLED = ("/lib/apk/db/installed", "/usr/lib/apk/db/installed")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GLIBC_DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
                       "/lib", "/usr/lib", "/usr/local/lib")
@@ -139,6 +174,10 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _COMMAND_WORD = re.compile(r"^[A-Za-z0-9_./+-][A-Za-z0-9_./+@:-]*$")
 _CASE_PATTERN = re.compile(r"^\s*\(?[^\s()=$`'\"]+\)(?!\))")      # "  a|b) cmd ;;"
 _HEREDOC = re.compile(r"<<-?\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?")
+_SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
+_LOCALE_DIR = re.compile(r"^(/usr/lib/locale/[^/]+)/")
+_PRIVATE_PREFIX = re.compile(r"^(?:/usr/lib|/usr/lib64|/usr/libexec|/usr/local/lib|/opt)/([^/]+)(?:/([^/]+))?/")
+_BIN_DIRS = frozenset(("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"))
 _TLS_LIBS = re.compile(r"^(libssl\.so|libcrypto\.so|libgnutls\.so|libnss3\.so|libjava\.so|node$|nodejs$)")
 _PY_SITE = re.compile(r"^(.*/(?:site|dist)-packages)/([^/]+)")
 _NODE_PKG = re.compile(r"^(.*/node_modules|/usr/share/nodejs|/usr/lib/nodejs|/usr/lib/[^/]+-linux-gnu/nodejs)"
@@ -220,6 +259,7 @@ class _Keeper:
         self._ld_dirs: tuple[str, ...] | None = None
         self._musl_dirs: tuple[str, ...] | None = None
         self._metadata: dict[str, list[str]] = {}
+        self._packages: _PackageDb | None = None
 
     # --- bookkeeping --------------------------------------------------------
 
@@ -327,8 +367,18 @@ class _Keeper:
             self.keep_app_layers()
         self.keep_includes()
         self.close()
+        # rules that look at the whole closure: which ELF objects are kept, which programs run
+        if self.rule_on("plugins"):
+            self.keep_plugin_dirs()
+        if self.rule_on("program-data"):
+            self.keep_program_data()
+        self.close()
+        if self.rule_on("os-packages"):
+            self.keep_os_packages()
+            self.close()
         self.apply_excludes()
-        return KeepSet(dict(sorted(self.kept.items())))
+        generated = self.package_metadata() if self.rule_on("package-metadata") else {}
+        return KeepSet(dict(sorted(self.kept.items())), generated)
 
     def close(self) -> None:
         """Apply the per-path rules to every newly kept path until nothing new appears."""
@@ -374,17 +424,24 @@ class _Keeper:
     # --- rule 4: ELF closure ----------------------------------------------------
 
     def keep_elf_closure(self, root: str, root_elf: ElfInfo) -> None:
+        for path, loaded_by in self.elf_dependencies(root, root_elf, self.elf_seen):
+            self.keep(path, KeepReason.ELF, loaded_by)
+
+    def elf_dependencies(self, root: str, root_elf: ElfInfo,
+                         seen: set) -> Iterable[tuple[str, str]]:
+        """(path as the loader finds it, the object that needs it): interpreters and
+        DT_NEEDED libraries of `root`, transitively; `seen` bounds the walk."""
         musl = _is_musl(root_elf, self.index)
         work = deque([(root, root_elf, ())])   # (path as loaded, elf, rpath dirs of its loaders)
         while work:
             loaded_as, elf, loader_rpaths = work.popleft()
             key = (loaded_as, loader_rpaths)
-            if key in self.elf_seen:
+            if key in seen:
                 continue
-            self.elf_seen.add(key)
+            seen.add(key)
             origin = posixpath.dirname(loaded_as)
             if elf.interpreter:
-                self.keep(elf.interpreter, KeepReason.ELF, loaded_as)
+                yield elf.interpreter, loaded_as
             own_rpath = tuple(_expand_all(elf.rpath, origin, elf.elf_class))
             own_runpath = tuple(_expand_all(elf.runpath, origin, elf.elf_class))
             if musl:
@@ -408,7 +465,7 @@ class _Keeper:
                 if found is None:
                     continue
                 candidate, real, lib_elf = found
-                self.keep(candidate, KeepReason.ELF, loaded_as)
+                yield candidate, loaded_as
                 work.append((candidate, lib_elf, rpaths_for_children))
 
     def find_library(self, name: str, search: Iterable[str], wanted: ElfInfo):
@@ -634,6 +691,11 @@ class _Keeper:
             self.data_family("nss", path, lambda: self.keep_nss(path))
         if name in ("libjava.so", "libjvm.so"):
             self.keep_jvm(path)
+        locale = _LOCALE_DIR.match(path)
+        if locale:
+            # a locale is one unit: setlocale() of a category not loaded yet reads the rest
+            self.data_family("locale:" + locale.group(1), path,
+                             lambda: self.keep_tree(locale.group(1), KeepReason.DATA, path))
         if "/gconv/" in path:
             gconv_dir = path[:path.index("/gconv/") + len("/gconv")]
             self.data_family("gconv:" + gconv_dir, path,
@@ -692,6 +754,148 @@ class _Keeper:
         for tree in (java_home + "/conf", java_home + "/lib/security", java_home_jre + "/lib/security"):
             self.keep_tree(tree, KeepReason.DATA, lib)
 
+    # --- rule 14: plugin directories ---------------------------------------------------
+
+    def keep_plugin_dirs(self) -> None:
+        """Directories the app loads shared objects from by name at run time (dlopen):
+        keep every shared object there whose ELF closure adds at most
+        PLUGIN_MAX_ADD_BYTES to the keep set."""
+        limit = getattr(self.options, "plugin_max_bytes", PLUGIN_MAX_ADD_BYTES)
+        for directory, because_of in self.plugin_dirs():
+            for path in self.under(directory):
+                entry = self.index.get(path)
+                if (posixpath.dirname(path) != directory or path in self.kept or entry.type is not EntryType.FILE
+                        or entry.elf is None or not _SHARED_OBJECT.search(path)):
+                    continue
+                if self.closure_cost(path, entry) <= limit:
+                    self.keep(path, KeepReason.PLUGIN, because_of)
+
+    def plugin_dirs(self) -> list[tuple[str, str]]:
+        """(directory, why): the directory of a traced shared object that no kept ELF
+        object names in DT_NEEDED (it was dlopen'ed), and a traced directory (stat'ed,
+        listed) that holds shared objects. The loader's own search directories are
+        not plugin directories: they hold every library of the system."""
+        needed = set()
+        for path in self.kept:
+            entry = self.index.get(path)
+            if entry is not None and entry.elf is not None:
+                needed.update(entry.elf.needed)
+        loader_dirs = {resolve(self.index, d).path for d in
+                       self.ld_conf_dirs(64) + self.ld_conf_dirs(32) + self.musl_dirs()
+                       + tuple(self.ld_library_path("/", 64))}
+        found: dict[str, str] = {}
+        for traced in self.trace.paths.values():
+            real = resolve(self.index, traced.path).path
+            entry = self.index.get(real) if real else None
+            if entry is None:
+                continue
+            if entry.type is EntryType.DIR:
+                candidate = real
+                holds = any(posixpath.dirname(p) == real and _SHARED_OBJECT.search(p)
+                            and self.index.get(p).elf is not None for p in self.under(real))
+                if not holds:
+                    continue
+            elif entry.type is EntryType.FILE and entry.elf is not None and _SHARED_OBJECT.search(real):
+                names = {posixpath.basename(traced.path), posixpath.basename(real), entry.elf.soname}
+                if names & needed:
+                    continue
+                candidate = posixpath.dirname(real)
+            else:
+                continue
+            if candidate not in loader_dirs and candidate not in STATE_DENY:
+                found.setdefault(candidate, traced.path)
+        return sorted(found.items())
+
+    def closure_cost(self, path: str, entry: FsEntry) -> int:
+        """Bytes that keeping `path` with its ELF closure would add to the keep set."""
+        files = {path}
+        for dependency, _ in self.elf_dependencies(path, entry.elf, set()):
+            real = resolve(self.index, dependency).path
+            if real is not None:
+                files.add(real)
+        return sum(_file_bytes(self.index.get(p)) for p in files if p not in self.kept)
+
+    # --- rule 15: program data trees ----------------------------------------------------
+
+    def keep_program_data(self) -> None:
+        """A program's private data tree (/usr/share/NAME or /usr/share/NAME/VERSION, NAME
+        the program's name or its private prefix /usr/lib/NAME/VERSION) is kept whole
+        when the app read a file in it: the program reads the rest by name later
+        (PostgreSQL's extension/*.control and *.sql, tsearch dictionaries)."""
+        limit = getattr(self.options, "program_data_max_bytes", PROGRAM_DATA_MAX_BYTES)
+        trees: dict[str, str] = {}
+        for path, kept in self.kept.items():
+            entry = self.index.get(path)
+            if (kept.reason is not KeepReason.TRACED or entry is None or entry.type is not EntryType.FILE
+                    or not entry.mode & 0o111 or (entry.elf is None and not entry.shebang)):
+                continue
+            for tree in self.data_trees(path):
+                trees.setdefault(tree, path)
+        for traced in self.trace.paths.values():
+            real = resolve(self.index, traced.path).path
+            if real is None:
+                continue
+            for tree, program in trees.items():
+                if real.startswith(tree + "/") and tree not in self.expanded_trees:
+                    size = sum(_file_bytes(self.index.get(p)) for p in self.under(tree))
+                    if size <= limit:
+                        self.keep_tree(tree, KeepReason.PROGRAM_DATA, program)
+
+    def data_trees(self, executable: str) -> list[str]:
+        names: list[tuple[str, str | None]] = []
+        private = _PRIVATE_PREFIX.match(executable)
+        if private:
+            names.append((private.group(1), private.group(2)))
+        if posixpath.dirname(executable) in _BIN_DIRS:
+            names.append((posixpath.basename(executable), None))
+        trees = []
+        for name, version in names:
+            for share in ("/usr/share", "/usr/local/share"):
+                base = f"{share}/{name}"
+                narrow = f"{base}/{version}" if version else None
+                for tree in (narrow, base):
+                    entry = self.index.get(tree) if tree else None
+                    if entry is not None and entry.type is EntryType.DIR:
+                        trees.append(tree)
+                        break
+        return trees
+
+    # --- rule 16: OS packages (opt-in) and their metadata ---------------------------------
+
+    def packages(self) -> "_PackageDb":
+        if self._packages is None:
+            self._packages = _PackageDb.read(self.index, self.content)
+        return self._packages
+
+    def keep_os_packages(self) -> None:
+        """Every file of each dpkg/apk package that has a kept file (not a directory)."""
+        db = self.packages()
+        owners = set()
+        for path in list(self.kept):
+            entry = self.index.get(path)
+            if entry is not None and entry.type is not EntryType.DIR:
+                owners.update(db.owners.get(path, ()))
+        for package in sorted(owners):
+            for real in db.files[package]:
+                self.record(real, KeepReason.OS_PACKAGE, f"package {package}")
+
+    def package_metadata(self) -> dict[str, bytes]:
+        """The package database trimmed to the packages that still have a file (not a
+        directory) in the slim image, so scanners inventory what is really there."""
+        db = self.packages()
+        if not db.paragraphs:
+            return {}
+        present = {package for package, files in db.files.items()
+                   if any(p in self.kept and self.index.get(p).type is not EntryType.DIR for p in files)}
+        generated = {}
+        for database, paragraphs in db.paragraphs.items():
+            kept = [text for package, text in paragraphs if package in present]
+            generated[database] = "".join(text.rstrip("\n") + "\n\n" for text in kept).encode("utf-8")
+            self.kept.pop(database, None)       # replaced by the trimmed copy
+            for parent in _ancestors(database):
+                self.record(parent, KeepReason.PARENT, database)
+        return generated
+
     # --- rules 12, 13: includes and excludes --------------------------------------------
 
     def keep_includes(self) -> None:
@@ -725,6 +929,78 @@ class _Keeper:
             for parent in _ancestors(path):
                 if parent in vetoed and parent not in self.kept:
                     self.kept[parent] = KeptPath(parent, KeepReason.PARENT, path)
+
+
+@dataclass
+class _PackageDb:
+    """The image's OS package database: which package owns which real path, and the
+    database files as paragraphs (package key, text) for trimming. dpkg: the status
+    file and info/<package>[:arch].list; apk: lib/apk/db/installed (P:, F:, R:)."""
+
+    files: dict[str, list[str]]
+    owners: dict[str, set[str]]
+    paragraphs: dict[str, list[tuple[str, str]]]
+
+    @classmethod
+    def read(cls, index: ImageIndex, content: Callable[[str], "bytes | None"]) -> "_PackageDb":
+        db = cls({}, {}, {})
+        status = content(DPKG_STATUS) if DPKG_STATUS in index else None
+        if status is not None:
+            lists = {posixpath.basename(p)[:-len(".list")]: p for p in index.entries
+                     if posixpath.dirname(p) == DPKG_INFO and p.endswith(".list")}
+            paragraphs = []
+            for text in _paragraphs(status.decode("utf-8", "surrogateescape")):
+                fields = _dpkg_fields(text)
+                name, arch = fields.get("Package", ""), fields.get("Architecture", "")
+                key = f"{name}:{arch}" if f"{name}:{arch}" in lists else name
+                paragraphs.append((key, text))
+                if key in lists and key not in db.files:
+                    listed = content(lists[key]) or b""
+                    db.add(index, key, listed.decode("utf-8", "surrogateescape").splitlines())
+            db.paragraphs[DPKG_STATUS] = paragraphs
+        for installed in APK_INSTALLED:
+            data = content(installed) if installed in index else None
+            if data is None:
+                continue
+            paragraphs = []
+            for text in _paragraphs(data.decode("utf-8", "surrogateescape")):
+                name, directory, paths = "", "", []
+                for line in text.splitlines():
+                    tag, _, value = line.partition(":")
+                    if tag == "P":
+                        name = value
+                    elif tag == "F":
+                        directory = value
+                        paths.append("/" + directory)
+                    elif tag == "R":
+                        paths.append(f"/{directory}/{value}" if directory else "/" + value)
+                paragraphs.append((name, text))
+                db.add(index, name, paths)
+            db.paragraphs[installed] = paragraphs
+        return db
+
+    def add(self, index: ImageIndex, package: str, listed: Iterable[str]) -> None:
+        files = self.files.setdefault(package, [])
+        for path in listed:
+            if not path.startswith("/") or path == "/.":
+                continue
+            real = resolve(index, path, follow_last=False).path
+            if real is not None and real != "/":
+                files.append(real)
+                self.owners.setdefault(real, set()).add(package)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [block.strip("\n") + "\n" for block in re.split(r"\n\s*\n", text) if block.strip()]
+
+
+def _dpkg_fields(paragraph: str) -> dict[str, str]:
+    fields = {}
+    for line in paragraph.splitlines():
+        if line and not line[0].isspace() and ":" in line:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
 
 
 # --- small pure helpers --------------------------------------------------------------
@@ -911,4 +1187,10 @@ def keep_summary(keep_set: KeepSet, index: ImageIndex) -> dict:
         row = by_reason.setdefault(kept.reason.value, {"files": 0, "bytes": 0})
         row["files"] += 1
         row["bytes"] += size
+    for data in keep_set.generated.values():
+        files += 1
+        total += len(data)
+        row = by_reason.setdefault("package-metadata", {"files": 0, "bytes": 0})
+        row["files"] += 1
+        row["bytes"] += len(data)
     return {"files": files, "bytes": total, "by_reason": dict(sorted(by_reason.items()))}

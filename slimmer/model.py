@@ -262,6 +262,9 @@ class KeepReason(str, Enum):
     DATA = "data"
     SCRIPT = "script"
     HEALTHCHECK = "healthcheck"
+    PLUGIN = "plugin"
+    PROGRAM_DATA = "program-data"
+    OS_PACKAGE = "os-package"
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,9 @@ class KeepOptions:
 @dataclass(frozen=True)
 class KeepSet:
     kept: Mapping[str, KeptPath]
+    # files written fresh into the slim image (path -> bytes), not copied from the
+    # original: the package database trimmed to what the slim image still holds
+    generated: Mapping[str, bytes] = field(default_factory=dict)
 
     def __contains__(self, path: str) -> bool:
         return path in self.kept

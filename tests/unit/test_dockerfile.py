@@ -85,4 +85,29 @@ def test_write_artifacts_writes_exactly_the_build_context(tmp_path):
         b"/back\\\\slash\n/bell\\x07\n/caf\xc3\xa9\n/etc/weird\\tname\n/new\\nline\n/usr\n/usr/bin/app\n")
     assert stat.S_IMODE(os.stat(artifacts.sensor).st_mode) == 0o755
     assert (out / "sensor").read_bytes() == sensor.read_bytes()
-    assert (out / ".dockerignore").read_text().splitlines() == ["*", "!Dockerfile", "!keep.list", "!sensor"]
+    assert (out / ".dockerignore").read_text().splitlines() == ["*", "!Dockerfile", "!keep.list", "!sensor",
+                                                                "!generated"]
+
+
+def test_generated_files_are_written_under_generated_and_copied_last(tmp_path):
+    """The trimmed package database: written as in the image, COPY'd over the collected root."""
+    sensor = tmp_path / "sensor-bin"
+    sensor.write_bytes(b"\x7fELF")
+    out = tmp_path / "artifacts"
+    (out / "generated" / "stale").mkdir(parents=True)        # a previous run's leftovers go
+    status = b"Package: libc6\nStatus: install ok installed\n\n"
+    keep_set = KeepSet({"/var/lib/dpkg": KeptPath("/var/lib/dpkg", KeepReason.PARENT)},
+                       generated={"/var/lib/dpkg/status": status})
+    write_artifacts(str(out), MINIMAL, keep_set, ImageIndex({}), str(sensor), VERSION)
+    assert sorted(os.listdir(out)) == [".dockerignore", "Dockerfile", "generated", "keep.list", "sensor"]
+    assert (out / "Dockerfile").read_text() == golden("Dockerfile.generated")
+    written = out / "generated" / "var" / "lib" / "dpkg" / "status"
+    assert written.read_bytes() == status
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    assert stat.S_IMODE((out / "generated" / "var").stat().st_mode) == 0o755
+    assert sorted(os.listdir(out / "generated")) == ["var"]
+    assert (out / "keep.list").read_bytes() == b"/var/lib/dpkg\n"
+    # without generated files the Dockerfile has no such COPY and no directory is left
+    write_artifacts(str(out), MINIMAL, KeepSet({}), ImageIndex({}), str(sensor), VERSION)
+    assert (out / "Dockerfile").read_text() == golden("Dockerfile.minimal")
+    assert not (out / "generated").exists()

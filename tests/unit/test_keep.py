@@ -536,7 +536,10 @@ def test_jvm_keeps_conf_and_security():
         f"{home}/lib/security/cacerts": ln("/etc/ssl/certs/java/cacerts"),
         "/etc/ssl/certs/java/cacerts": f(), f"{home}/lib/libawt.so": lib(),
     })
-    r = reasons(keep(spec, f"{home}/bin/java", f"{home}/lib/libjava.so"))
+    # the data rule alone: with "plugins" on, the dlopen'ed libjava.so makes lib/ a
+    # plugin directory and libawt.so is kept too (see the plugin tests)
+    r = reasons(keep(spec, f"{home}/bin/java", f"{home}/lib/libjava.so",
+                     options=KeepOptions(rules={"plugins": False})))
     assert r["/etc/java-17-openjdk/security/java.security"] is R.DATA
     assert r["/etc/ssl/certs/java/cacerts"] is R.DATA
     assert r[f"{home}/lib/libjli.so"] is R.ELF
@@ -555,3 +558,177 @@ def test_summary_and_removed_by_top_dir_account_bytes_by_reason_and_directory():
                        "by_reason": {"parent": {"files": 1, "bytes": 0}, "traced": {"files": 1, "bytes": 100}}}
     assert removed_by_top_dir(index, kept) == [("/usr/share", 1500, 2), ("/usr/bin", 50, 1), ("/etc", 7, 1)]
     assert removed_by_top_dir(index, kept, depth=1)[0] == ("/usr", 1550, 3)
+
+
+# --- plugin directories, program data, locales ----------------------------------------------
+
+PG = "/usr/lib/postgresql/15"
+POSTGRES = dict(GLIBC, **{
+    f"{PG}/bin/postgres": elf(["libssl.so.3", "libc.so.6"]),
+    "/usr/lib/x86_64-linux-gnu/libssl.so.3": lib(["libcrypto.so.3"]),
+    "/usr/lib/x86_64-linux-gnu/libcrypto.so.3": lib(),
+    "/usr/lib/x86_64-linux-gnu/libunused.so.1": lib(),
+    f"{PG}/lib/plpgsql.so": lib(["libc.so.6"]),
+    f"{PG}/lib/pgcrypto.so": lib(["libcrypto.so.3"]),
+    f"{PG}/lib/llvmjit.so": lib(["libLLVM-14.so.1"]),
+    f"{PG}/lib/llvmjit_types.bc": f(),
+    f"{PG}/lib/bitcode/postgres/a.bc": f(),
+    "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1": dict(lib(), size=100_000_000),
+    "/usr/share/postgresql/15/timezonesets/Default": f(),
+    "/usr/share/postgresql/15/extension/pgcrypto.control": f(),
+    "/usr/share/postgresql/15/extension/pgcrypto--1.3.sql": f(),
+    "/usr/share/postgresql/14/extension/old.control": f(),
+    "/usr/share/postgresql-common/pg_wrapper": f(),
+})
+
+
+@pytest.mark.parametrize("traced, rules, kept, dropped", [
+    # the server stat'ed its $libdir: every extension there, but not one whose closure adds libLLVM
+    ((f"{PG}/bin/postgres", f"{PG}/lib"), {},
+     {f"{PG}/lib/pgcrypto.so": R.PLUGIN, f"{PG}/lib/plpgsql.so": R.PLUGIN},
+     (f"{PG}/lib/llvmjit.so", "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1", f"{PG}/lib/llvmjit_types.bc",
+      f"{PG}/lib/bitcode/postgres/a.bc")),
+    # a traced .so that no kept object needs was dlopen'ed: its directory is a plugin directory
+    ((f"{PG}/bin/postgres", f"{PG}/lib/plpgsql.so"), {},
+     {f"{PG}/lib/pgcrypto.so": R.PLUGIN, f"{PG}/lib/plpgsql.so": R.TRACED}, (f"{PG}/lib/llvmjit.so",)),
+    # a library the loader finds by DT_NEEDED does not make its directory a plugin directory
+    ((f"{PG}/bin/postgres", "/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu"), {},
+     {"/usr/lib/x86_64-linux-gnu/libcrypto.so.3": R.ELF},
+     ("/usr/lib/x86_64-linux-gnu/libunused.so.1", f"{PG}/lib/pgcrypto.so")),
+    # switched off: only what was traced
+    ((f"{PG}/bin/postgres", f"{PG}/lib"), {"plugins": False}, {}, (f"{PG}/lib/pgcrypto.so",)),
+])
+def test_plugin_directories_keep_their_shared_objects_within_a_closure_budget(traced, rules, kept, dropped):
+    r = reasons(keep(POSTGRES, *traced, options=KeepOptions(rules=rules)))
+    for path, reason in kept.items():
+        assert r.get(path) is reason, path
+    for path in dropped:
+        assert path not in r, path
+
+
+def test_plugin_closure_is_kept_with_it():
+    spec = dict(POSTGRES, **{f"{PG}/lib/xml.so": lib(["libxml2.so.2"]),
+                             "/usr/lib/x86_64-linux-gnu/libxml2.so.2": lib()})
+    r = reasons(keep(spec, f"{PG}/bin/postgres", f"{PG}/lib"))
+    assert r[f"{PG}/lib/xml.so"] is R.PLUGIN and r["/usr/lib/x86_64-linux-gnu/libxml2.so.2"] is R.ELF
+
+
+@pytest.mark.parametrize("traced, rules, kept_tree, not_kept", [
+    # the server read one file of its data tree: the whole versioned tree, not the other version's
+    ((f"{PG}/bin/postgres", "/usr/share/postgresql/15/timezonesets/Default"), {},
+     "/usr/share/postgresql/15", ("/usr/share/postgresql/14/extension/old.control",
+                                  "/usr/share/postgresql-common/pg_wrapper")),
+    # nothing read there: nothing kept
+    ((f"{PG}/bin/postgres",), {}, None, ("/usr/share/postgresql/15/extension/pgcrypto.control",)),
+    ((f"{PG}/bin/postgres", "/usr/share/postgresql/15/timezonesets/Default"), {"program-data": False},
+     None, ("/usr/share/postgresql/15/extension/pgcrypto.control",)),
+])
+def test_program_data_tree_is_kept_whole_when_the_program_read_from_it(traced, rules, kept_tree, not_kept):
+    r = reasons(keep(POSTGRES, *traced, options=KeepOptions(rules=rules)))
+    if kept_tree:
+        assert r[f"{kept_tree}/extension/pgcrypto.control"] is R.PROGRAM_DATA
+        assert r[f"{kept_tree}/extension/pgcrypto--1.3.sql"] is R.PROGRAM_DATA
+        assert r[f"{kept_tree}/timezonesets/Default"] is R.TRACED
+    for path in not_kept:
+        assert path not in r, path
+
+
+def test_program_data_of_a_program_in_a_bin_dir_is_share_slash_its_name():
+    spec = dict(GLIBC, **{"/usr/sbin/nginx": elf(["libc.so.6"]), "/usr/share/nginx/html/index.html": f(),
+                          "/usr/share/nginx/html/50x.html": f(), "/usr/share/other/x": f()})
+    r = reasons(keep(spec, "/usr/sbin/nginx", "/usr/share/nginx/html/index.html", "/usr/share/other/x"))
+    assert r["/usr/share/nginx/html/50x.html"] is R.PROGRAM_DATA
+    assert "/usr/share/other" not in {p for p in r if r[p] is R.PROGRAM_DATA}
+
+
+def test_a_partly_read_locale_is_kept_whole():
+    """PostgreSQL's postmaster sets LC_MESSAGES/NUMERIC/TIME; a backend sets LC_COLLATE and
+    LC_CTYPE only for its first connection: a locale half kept refuses every connection."""
+    spec = dict(GLIBC, **{"/usr/bin/app": elf(["libc.so.6"]),
+                          "/usr/lib/locale/C.utf8/LC_TIME": f(), "/usr/lib/locale/C.utf8/LC_CTYPE": f(),
+                          "/usr/lib/locale/C.utf8/LC_COLLATE": f(), "/usr/lib/locale/de_DE/LC_CTYPE": f()})
+    r = reasons(keep(spec, "/usr/bin/app", "/usr/lib/locale/C.utf8/LC_TIME"))
+    assert r["/usr/lib/locale/C.utf8/LC_COLLATE"] is R.DATA and r["/usr/lib/locale/C.utf8/LC_CTYPE"] is R.DATA
+    assert "/usr/lib/locale/de_DE/LC_CTYPE" not in r
+    off = reasons(keep(spec, "/usr/bin/app", "/usr/lib/locale/C.utf8/LC_TIME",
+                       options=KeepOptions(rules={"data": False})))
+    assert "/usr/lib/locale/C.utf8/LC_COLLATE" not in off
+
+
+# --- OS packages and package metadata -------------------------------------------------------
+
+DPKG_STATUS = (b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\n"
+               b"Description: GNU C Library\n shared libraries\n\n"
+               b"Package: curl\nStatus: install ok installed\nArchitecture: amd64\n\n"
+               b"Package: tzdata\nStatus: install ok installed\nArchitecture: all\n\n"
+               b"Package: docs-only\nStatus: install ok installed\nArchitecture: all\n")
+DPKG = dict(GLIBC, **{
+    "/usr/bin/app": elf(["libc.so.6"]), "/usr/bin/curl": elf(["libc.so.6"]),
+    "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so": lib(), "/usr/share/zoneinfo/UTC": f(),
+    "/usr/share/doc/docs-only/README": f(), "/var/lib/dpkg/status": f(size=len(DPKG_STATUS)),
+    "/var/lib/dpkg/info/libc6:amd64.list": f(), "/var/lib/dpkg/info/curl.list": f(),
+    "/var/lib/dpkg/info/tzdata.list": f(), "/var/lib/dpkg/info/docs-only.list": f(),
+})
+DPKG_FILES = {
+    "/var/lib/dpkg/status": DPKG_STATUS,
+    # merged /usr: dpkg lists /lib/..., the image holds /usr/lib/...
+    "/var/lib/dpkg/info/libc6:amd64.list": b"/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n"
+                                           b"/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so\n",
+    "/var/lib/dpkg/info/curl.list": b"/.\n/usr\n/usr/bin\n/usr/bin/curl\n",
+    "/var/lib/dpkg/info/tzdata.list": b"/.\n/usr/share/zoneinfo/UTC\n",
+    "/var/lib/dpkg/info/docs-only.list": b"/.\n/usr\n/usr/share/doc/docs-only/README\n",
+}
+
+
+def test_os_packages_keep_every_file_of_a_package_with_a_kept_file():
+    on = keep(DPKG, "/usr/bin/app", options=KeepOptions(rules={"os-packages": True, "data": False}),
+              files=DPKG_FILES)
+    assert on.kept["/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so"].reason is R.OS_PACKAGE
+    assert on.kept["/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so"].because_of == "package libc6:amd64"
+    # a directory shared by every package (/usr/bin) pulls in no package
+    assert "/usr/bin/curl" not in on and "/usr/share/doc/docs-only/README" not in on
+    default = keep(DPKG, "/usr/bin/app", options=KeepOptions(rules={"data": False}), files=DPKG_FILES)
+    assert "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so" not in default          # opt-in
+
+
+def test_package_metadata_is_the_status_file_trimmed_to_packages_still_present():
+    kept = keep(DPKG, "/usr/bin/app", "/usr/share/zoneinfo/UTC", files=DPKG_FILES)
+    status = kept.generated["/var/lib/dpkg/status"].decode()
+    assert [line for line in status.splitlines() if line.startswith("Package:")] == [
+        "Package: libc6", "Package: tzdata"]
+    assert "Description: GNU C Library\n shared libraries\n" in status     # paragraphs verbatim
+    assert status.endswith("\n\n") and "\n\n\n" not in status
+    # the original is not copied (the trimmed one replaces it); its directory is kept
+    assert "/var/lib/dpkg/status" not in kept and kept.kept["/var/lib/dpkg"].reason is R.PARENT
+    summary = keep_summary(kept, make_index(DPKG))["by_reason"]["package-metadata"]
+    assert summary == {"files": 1, "bytes": len(kept.generated["/var/lib/dpkg/status"])}
+    off = keep(DPKG, "/usr/bin/app", options=KeepOptions(rules={"package-metadata": False}), files=DPKG_FILES)
+    assert off.generated == {} and "/var/lib/dpkg" not in off
+
+
+def test_package_metadata_follows_excludes():
+    kept = keep(DPKG, "/usr/bin/app", "/usr/share/zoneinfo/UTC", files=DPKG_FILES,
+                options=KeepOptions(exclude=("/usr/share/zoneinfo",)))
+    status = kept.generated["/var/lib/dpkg/status"].decode()
+    assert "Package: tzdata" not in status and "Package: libc6" in status
+
+
+APK_INSTALLED = (b"C:Q1abc=\nP:musl\nV:1.2.4-r2\nF:lib\nR:ld-musl-x86_64.so.1\nR:libc.musl-x86_64.so.1\n\n"
+                 b"P:busybox\nV:1.36.1-r5\nF:bin\nR:busybox\nF:etc\nR:securetty\n\n"
+                 b"P:zlib\nV:1.3-r2\nF:lib\nR:libz.so.1\nR:libz.so.1.3\n\n")
+APK = {"/lib/ld-musl-x86_64.so.1": lib(), "/lib/libc.musl-x86_64.so.1": ln("ld-musl-x86_64.so.1"),
+       "/bin/busybox": elf(interp="/lib/ld-musl-x86_64.so.1"), "/etc/securetty": f(),
+       "/lib/libz.so.1": ln("libz.so.1.3"), "/lib/libz.so.1.3": lib(), "/usr/bin/app": elf(
+           ["libc.musl-x86_64.so.1"], interp="/lib/ld-musl-x86_64.so.1"),
+       "/lib/apk/db/installed": f(size=len(APK_INSTALLED))}
+
+
+def test_apk_database_drives_os_packages_and_is_trimmed():
+    files = {"/lib/apk/db/installed": APK_INSTALLED}
+    kept = keep(APK, "/usr/bin/app", files=files)
+    installed = kept.generated["/lib/apk/db/installed"].decode()
+    assert installed.startswith("C:Q1abc=\nP:musl\n") and "P:busybox" not in installed and "P:zlib" not in installed
+    assert "/etc/securetty" not in kept
+    on = keep(APK, "/bin/busybox", options=KeepOptions(rules={"os-packages": True}), files=files)
+    assert on.kept["/etc/securetty"].reason is R.OS_PACKAGE
+    assert "/lib/libz.so.1.3" not in on
