@@ -213,7 +213,7 @@ class _BuildProgress:
         self.bar.update(done - self.bar.n)
         self.bar.set_postfix_str(text[:60])
         if ": FAILED" in text:
-            self.bar.write(f"[{stage}] probe {text}", file=sys.stderr)
+            self.bar.write(f"[{stage}] probe {done}/{total} {text}", file=sys.stderr)
 
     def _build_step(self, line: str) -> None:
         match = re.match(r"Step (\d+)/(\d+) : (.*)", line.strip())

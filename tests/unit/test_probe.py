@@ -455,3 +455,24 @@ def test_crawl_follows_but_does_not_return_pages_already_probed(site):
     assert pages == ["/b.html", "/deep/c.html", "/style.css"]        # c.html is linked only from a.html
     assert fetched == ["/", "/a.html", "/b.html"]
     assert all(p.port == 80 and p.scheme == "http" for p in found)
+
+
+# --- progress -------------------------------------------------------------------------------
+
+def test_build_progress_draws_probe_bars_and_names_failures(capsys):
+    from slimmer.cli import _BuildProgress
+    progress = _BuildProgress(quiet=False)
+    progress("trace", "running probes")
+    progress("trace", "probe 1/2 GET / on port 80: ok")
+    progress("trace", "crawl 80 /page2.html")
+    progress("trace", "probe 2/3 GET /page2.html on port 80: ok")
+    assert progress.bar.total == 3 and progress.bar.n == 2     # the crawl grew the bar
+    progress("trace", "probe 3/3 GET /page3.html on port 80: FAILED (status 404, expected 200)")
+    progress("trace", "stopping the app")
+    assert progress.bar is None
+    progress("verify", "probe 1/1 exec /server health: ok")
+    progress.close()
+    err = capsys.readouterr().err
+    assert "[trace] running probes" in err and "[trace] stopping the app" in err
+    assert "[trace] probe 3/3 GET /page3.html on port 80: FAILED (status 404, expected 200)" in err
+    assert "[verify] probes" in err
