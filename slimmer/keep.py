@@ -61,7 +61,8 @@ Rules (each kept path records the reason of the rule that pulled it in):
      on the image PATH are kept with their ELF closure.
  11. DATA (rule "data"): runtime data families: a kept TLS library (libssl,
      libcrypto, libgnutls, libnss3, a JVM, node) keeps /etc/ssl/certs whole
-     (and what its symlinks point to), /usr/lib/ssl, /etc/ssl/openssl.cnf,
+     (and what its symlinks point to), /usr/lib/ssl (but not its misc/ tools,
+     whose shebang would keep perl), /etc/ssl/openssl.cnf,
      /etc/pki; a timezone-capable runtime (libc, musl, Python's zoneinfo, a
      JVM) keeps /usr/share/zoneinfo, /etc/localtime, /etc/timezone; a JVM
      keeps JAVA_HOME/conf and JAVA_HOME/lib/security; glibc keeps its NSS
@@ -88,8 +89,8 @@ Rules (each kept path records the reason of the rule that pulled it in):
      executable, /usr/share/NAME/VERSION or /usr/share/NAME (also under
      /usr/local/share), NAME and VERSION from the executable's private prefix
      (/usr/lib/postgresql/15/bin/postgres) or NAME its basename in a bin dir,
-     is kept whole when the app read a file in it, up to
-     PROGRAM_DATA_MAX_BYTES (extension/*.control and *.sql of PostgreSQL).
+     is kept whole (but its man/ and doc/) when the app read a file in it, up
+     to PROGRAM_DATA_MAX_BYTES (extension/*.control and *.sql of PostgreSQL).
  16. OS-PACKAGE (rule "os-packages", OFF by default): every file of each dpkg
      (info/<pkg>[:arch].list) or apk (lib/apk/db/installed) package owning a
      kept non-directory path. It costs 50-195 MB per sample app and no
@@ -317,6 +318,16 @@ class _Keeper:
                 target = resolve(self.index, sub)
                 if target.path is not None and self.index.get(target.path).type is EntryType.DIR:
                     self.keep_tree(sub, reason, because_of)
+
+    def keep_tree_except(self, path: str, skipped: Iterable[str], reason: KeepReason,
+                         because_of: str | None) -> None:
+        """keep_tree, without the direct children named in `skipped`."""
+        real = self.keep(path, reason, because_of)
+        if real is None or self.index.get(real).type is not EntryType.DIR:
+            return
+        for child in self.under(real):
+            if posixpath.dirname(child) == real and posixpath.basename(child) not in skipped:
+                self.keep_tree(child, reason, because_of)
 
     def under(self, directory: str) -> list[str]:
         """Every index path strictly under `directory`."""
@@ -707,8 +718,11 @@ class _Keeper:
             keep()
 
     def keep_tls(self, because_of: str) -> None:
-        for tree in ("/etc/ssl/certs", "/usr/lib/ssl", "/etc/pki", "/etc/ca-certificates"):
+        for tree in ("/etc/ssl/certs", "/etc/pki", "/etc/ca-certificates"):
             self.keep_tree(tree, KeepReason.DATA, because_of)
+        # OpenSSL's dir, but not misc/: CA.pl and tsget.pl are tools, and their
+        # shebang would keep perl (3.8 MB) in every image that uses TLS
+        self.keep_tree_except("/usr/lib/ssl", ("misc",), KeepReason.DATA, because_of)
         for path in ("/etc/ssl/openssl.cnf", "/etc/ca-certificates.conf"):
             self.keep(path, KeepReason.DATA, because_of)
         lib_dir = posixpath.dirname(because_of)
@@ -837,9 +851,11 @@ class _Keeper:
                 continue
             for tree, program in trees.items():
                 if real.startswith(tree + "/") and tree not in self.expanded_trees:
+                    self.expanded_trees.add(tree)
                     size = sum(_file_bytes(self.index.get(p)) for p in self.under(tree))
                     if size <= limit:
-                        self.keep_tree(tree, KeepReason.PROGRAM_DATA, program)
+                        # documentation is read by people, not by the program
+                        self.keep_tree_except(tree, ("man", "doc"), KeepReason.PROGRAM_DATA, program)
 
     def data_trees(self, executable: str) -> list[str]:
         names: list[tuple[str, str | None]] = []
@@ -985,6 +1001,12 @@ class _PackageDb:
             if not path.startswith("/") or path == "/.":
                 continue
             real = resolve(index, path, follow_last=False).path
+            entry = index.get(real) if real else None
+            if entry is not None and entry.type is EntryType.SYMLINK:
+                # merged /usr: dpkg's directory /lib is the image's symlink /lib -> usr/lib
+                followed = resolve(index, path).path
+                if followed is not None and index.get(followed).type is EntryType.DIR:
+                    real = followed
             if real is not None and real != "/":
                 files.append(real)
                 self.owners.setdefault(real, set()).add(package)

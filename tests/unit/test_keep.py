@@ -497,8 +497,10 @@ def test_tls_library_keeps_the_ca_store_through_its_symlinks():
         "/usr/share/ca-certificates/mozilla/Unlinked.crt": f(),
         "/usr/lib/ssl/cert.pem": ln("/etc/ssl/certs/ca-certificates.crt"),
         "/usr/lib/ssl/certs": ln("/etc/ssl/certs"), "/etc/ssl/openssl.cnf": f(),
+        "/usr/lib/ssl/misc/CA.pl": f(mode=0o755, shebang="/usr/bin/perl"), "/usr/bin/perl": elf(["libc.so.6"]),
     })
     r = reasons(keep(spec, "/usr/bin/app"))
+    assert "/usr/lib/ssl/misc/CA.pl" not in r and "/usr/bin/perl" not in r     # tools, not TLS data
     assert r["/etc/ssl/certs/ca-certificates.crt"] is R.DATA
     assert r["/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt"] is R.DATA
     assert r["/usr/lib/ssl/cert.pem"] is R.DATA and r["/etc/ssl/openssl.cnf"] is R.DATA
@@ -732,3 +734,22 @@ def test_apk_database_drives_os_packages_and_is_trimmed():
     on = keep(APK, "/bin/busybox", options=KeepOptions(rules={"os-packages": True}), files=files)
     assert on.kept["/etc/securetty"].reason is R.OS_PACKAGE
     assert "/lib/libz.so.1.3" not in on
+
+
+def test_merged_usr_directories_listed_by_dpkg_are_not_package_files():
+    """dpkg lists /lib (a directory for it); the image has the symlink /lib -> usr/lib, kept
+    for every library: that alone must not keep a package's paragraph."""
+    spec = dict(DPKG, **{"/var/lib/dpkg/info/apt.list": f()})
+    status = DPKG_STATUS + b"\nPackage: apt\nStatus: install ok installed\nArchitecture: amd64\n"
+    files = dict(DPKG_FILES, **{"/var/lib/dpkg/status": status,
+                                "/var/lib/dpkg/info/apt.list": b"/.\n/lib\n/lib/x86_64-linux-gnu\n/usr/bin/apt\n"})
+    kept = keep(spec, "/usr/bin/app", files=files)
+    assert "/lib" in kept
+    assert "Package: apt" not in kept.generated["/var/lib/dpkg/status"].decode()
+
+
+def test_program_data_leaves_out_documentation():
+    spec = dict(POSTGRES, **{"/usr/share/postgresql/15/man/man1/psql.1.gz": f()})
+    r = reasons(keep(spec, f"{PG}/bin/postgres", "/usr/share/postgresql/15/timezonesets/Default"))
+    assert r["/usr/share/postgresql/15/extension/pgcrypto.control"] is R.PROGRAM_DATA
+    assert "/usr/share/postgresql/15/man/man1/psql.1.gz" not in r
