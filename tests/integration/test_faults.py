@@ -1,0 +1,348 @@
+"""The fault table (docs/FAULTS.md): every failure gets a clear error, the right
+exit code, leaves nothing behind and never touches the original image.
+
+Each test asserts what a CI user sees: the exit code (1 failed, 2 bad input,
+130 interrupted), a message naming the cause and a next step, no Python
+traceback, no container/image left by slimmer, the original image's id unchanged.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+from tests.slimtest import REPO, slim_cli
+
+pytestmark = pytest.mark.docker
+
+FAULT_IMAGES = {
+    "nocmd": ("FROM scratch\nCOPY marker /marker\n", {"marker": b"x\n"}),
+    "crash": ('FROM debian:bookworm-slim\nEXPOSE 8080\n'
+              'CMD ["sh", "-c", "echo boom-before-exit >&2; exit 7"]\n', {}),
+    "batchfail": ('FROM debian:bookworm-slim\nCMD ["sh", "-c", "echo batch-went-wrong >&2; exit 3"]\n', {}),
+    "silent": ('FROM debian:bookworm-slim\nEXPOSE 8080\nCMD ["sleep", "600"]\n', {}),
+    "fivexx": ("FROM slimmer-sample/nginx-static:latest\n"
+               "RUN sed -i 's|location / {|location = /broken { return 503; }\\n        location / {|' "
+               "/etc/nginx/nginx.conf\n", {}),
+    "nonroot": ('FROM debian:bookworm-slim\nRUN useradd -u 1234 -m worker && mkdir /data '
+                '&& echo payload > /data/in.txt && chown -R worker /data\nUSER worker\nWORKDIR /data\n'
+                'CMD ["sh", "-c", "id -u; cat /data/in.txt; touch /data/out.txt"]\n', {}),
+    "crafted": ('FROM debian:bookworm-slim\n'
+                'RUN mkdir -p /app /big && ln -s ../../../../../../../etc/hostname /app/up-and-out '
+                '&& ln -s /etc/os-release /app/absolute-link && mknod /app/null c 1 3 && mkfifo /app/pipe '
+                '&& truncate -s 2G /big/sparse.bin\n'
+                'CMD ["sh", "-c", "cat /app/up-and-out /app/absolute-link > /dev/null; '
+                'head -c 1 /app/null; echo crafted-ok"]\n', {}),
+}
+
+
+def image_name(key: str) -> str:
+    return f"slimmer-test/fault-{key}:1"
+
+
+@pytest.fixture(scope="session")
+def fault_images(docker_client, sample_images):
+    """Every fault image, built once per session and removed afterwards."""
+    built = []
+    for key, (dockerfile, files) in FAULT_IMAGES.items():
+        with tempfile.TemporaryDirectory() as context:
+            with open(os.path.join(context, "Dockerfile"), "w") as handle:
+                handle.write(dockerfile)
+            for name, data in files.items():
+                with open(os.path.join(context, name), "wb") as handle:
+                    handle.write(data)
+            subprocess.run(["docker", "build", "-q", "-t", image_name(key), context], check=True,
+                           capture_output=True, timeout=600)
+        built.append(image_name(key))
+    yield {key: image_name(key) for key in FAULT_IMAGES}
+    for ref in built:
+        subprocess.run(["docker", "rmi", "-f", ref], capture_output=True)
+    subprocess.run(["docker", "image", "prune", "-f"], capture_output=True)
+
+
+def image_id(ref: str) -> str:
+    return subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True,
+                          text=True).stdout.strip()
+
+
+def slimmer_containers() -> list[str]:
+    return subprocess.run(["docker", "ps", "-aq", "--filter", "label=slimmer.session"],
+                          capture_output=True, text=True).stdout.split()
+
+
+def dangling_images() -> set[str]:
+    return set(subprocess.run(["docker", "images", "-q", "--filter", "dangling=true"],
+                              capture_output=True, text=True).stdout.split())
+
+
+def assert_clean_failure(proc, exit_code: int, *phrases: str) -> None:
+    text = proc.stderr
+    assert proc.returncode == exit_code, f"exit {proc.returncode}, wanted {exit_code}\n{text[-3000:]}"
+    assert "Traceback" not in text, text[-3000:]
+    assert "next step" in text, text[-3000:]
+    for phrase in phrases:
+        assert phrase in text, f"{phrase!r} not in:\n{text[-3000:]}"
+
+
+@pytest.fixture
+def unchanged(fault_images):
+    """Records image ids before a test; asserts they are the same afterwards."""
+    before = {ref: image_id(ref) for ref in fault_images.values()}
+    before["python-flask"] = image_id("slimmer-sample/python-flask:latest")
+    dangling = dangling_images()
+    containers = set(slimmer_containers())
+    yield
+    assert set(slimmer_containers()) <= containers, "slimmer left containers behind"
+    after = {ref: image_id(ref) for ref in fault_images.values()}
+    after["python-flask"] = image_id("slimmer-sample/python-flask:latest")
+    assert after == before
+    assert dangling_images() <= dangling, "slimmer left intermediate images behind"
+
+
+# --- bad input: exit 2 ---------------------------------------------------------------------
+
+def test_image_does_not_exist(unchanged):
+    proc = slim_cli("build", "slimmer-test/no-such-image:404")
+    assert_clean_failure(proc, 2, "image not found", "slimmer-test/no-such-image:404")
+
+
+@pytest.mark.parametrize("reference", ["Upper/Case:1", "bad reference", "app::1", ""])
+def test_malformed_image_reference(reference):
+    proc = slim_cli("build", reference)
+    assert_clean_failure(proc, 2, "malformed image reference")
+
+
+def test_image_with_neither_entrypoint_nor_cmd(fault_images, unchanged):
+    proc = slim_cli("build", fault_images["nocmd"])
+    assert_clean_failure(proc, 2, "neither ENTRYPOINT nor CMD", "--run")
+
+
+def test_malformed_probe_file(fault_images, unchanged, tmp_path):
+    probe_file = tmp_path / "bad.toml"
+    probe_file.write_text('[[probe]]\ntype = "http"\npath = "/"\nexpect_status = "two hundred"\n')
+    proc = slim_cli("build", "slimmer-sample/python-flask:latest", "--probe-file", str(probe_file))
+    assert_clean_failure(proc, 2, str(probe_file), "line 4", "expect_status")
+
+
+def test_image_for_another_platform(docker_client, unchanged):
+    """An arm64 image: the amd64 sensor cannot trace it; slimmer says so before starting anything."""
+    import io
+    import json
+    import tarfile
+    import hashlib
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("hello")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    layer_bytes = layer.getvalue()
+    config = json.dumps({"architecture": "arm64", "os": "linux", "config": {"Cmd": ["/hello"]},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer_bytes).hexdigest()]},
+                         "history": [{"created_by": "COPY hello /"}]}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["slimmer-test/fault-arm64:1"],
+                            "Layers": ["layer/layer.tar"]}]).encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, data in (("layer/layer.tar", layer_bytes), (config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    docker_client.images.load(archive.getvalue())
+    try:
+        before = image_id("slimmer-test/fault-arm64:1")
+        proc = slim_cli("build", "slimmer-test/fault-arm64:1")
+        assert_clean_failure(proc, 2, "another platform", "linux/arm64")
+        assert image_id("slimmer-test/fault-arm64:1") == before
+    finally:
+        docker_client.images.remove("slimmer-test/fault-arm64:1", force=True)
+
+
+# --- the environment: exit 1 ---------------------------------------------------------------------
+
+def test_docker_daemon_unreachable():
+    proc = slim_cli("build", "app:1", env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    assert_clean_failure(proc, 1, "cannot reach the Docker daemon", "DOCKER_HOST")
+
+
+def test_docker_socket_permission_denied():
+    """A user outside the docker group: the socket refuses, slimmer says what to do."""
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         sys.executable, "-m", "slimmer.cli", "build", "app:1"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+        env=dict(os.environ, DOCKER_HOST="unix:///var/run/docker.sock", HOME="/tmp"))
+    assert_clean_failure(proc, 1, "permission denied on the Docker socket", "docker group")
+
+
+def test_no_space_left_in_the_artifacts_directory(tmp_path, unchanged):
+    """A 64 KiB tmpfs cannot hold the sensor: the run fails cleanly and leaves no image."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    try:
+        proc = slim_cli("build", "slimmer-sample/batch-job:latest", "--artifacts", str(mount / "art"),
+                        "--tag", "slimmer-test/fault-nospace:slim")
+        assert_clean_failure(proc, 1, "cannot write the artifacts directory", "No space left on device")
+        assert image_id("slimmer-test/fault-nospace:slim") == ""
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+# --- the app fails: exit 1 ----------------------------------------------------------------------------
+
+def test_app_exits_non_zero_at_once(fault_images, unchanged):
+    proc = slim_cli("build", fault_images["crash"])
+    assert_clean_failure(proc, 1, "exit code 7", "boom-before-exit")
+
+
+def test_batch_app_exits_non_zero(fault_images, unchanged):
+    proc = slim_cli("build", fault_images["batchfail"])
+    assert_clean_failure(proc, 1, "non-zero code", "3", "batch-went-wrong")
+
+
+def test_app_never_opens_its_port(fault_images, unchanged):
+    start = time.monotonic()
+    proc = slim_cli("build", fault_images["silent"], env={"SLIMMER_PORT_TIMEOUT": "6"})
+    assert_clean_failure(proc, 1, "never opened its port", "8080")
+    assert time.monotonic() - start < 60
+
+
+def test_probe_gets_a_server_error(fault_images, unchanged):
+    proc = slim_cli("build", fault_images["fivexx"], "--http-probe", "/broken")
+    assert_clean_failure(proc, 1, "probes failed against the original image", "/broken", "503")
+
+
+def test_verification_fails_when_a_needed_file_is_excluded(unchanged, tmp_path):
+    """Excluding the app's own module: the slim image answers /lazy with 500; exit 1 names the probe."""
+    tag = "slimmer-test/fault-verify:slim"
+    proc = slim_cli("build", "slimmer-sample/python-flask:latest", "--tag", tag,
+                    "--probe-file", os.path.join(REPO, "probes", "python-flask.toml"),
+                    "--exclude-path", "/app/plugins/report.py", "--exclude-path", "/app/plugins/__pycache__",
+                    "--artifacts", str(tmp_path / "art"))
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "verification failed" in proc.stderr and "/lazy" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "last log lines of the slim container" in proc.stderr
+    assert image_id(tag) == "", "a slim image that failed verification must not stay tagged"
+    assert os.path.exists(tmp_path / "art" / "Dockerfile"), "the artifacts stay, to investigate"
+
+
+# --- interruption: exit 130 ---------------------------------------------------------------------------
+
+STAGE_MARKERS = {
+    "inspect": "[inspect]",
+    "trace": "[trace] running probes",
+    "build": "[build] building",
+    "verify": "[verify]",
+}
+
+
+def run_and_signal(args: list[str], marker: str, signum: int, timeout: float = 300) -> tuple[int, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "slimmer.cli", *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[str] = []
+    sent = threading.Event()
+
+    def read_stderr():
+        for line in proc.stderr:
+            lines.append(line)
+            if marker in line and not sent.is_set():
+                sent.set()
+                proc.send_signal(signum)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    proc.stdout.read()
+    code = proc.wait(timeout=timeout)
+    reader.join(5)
+    assert sent.is_set(), f"never reached {marker!r}:\n{''.join(lines)[-2000:]}"
+    return code, "".join(lines)
+
+
+@pytest.mark.parametrize("stage", list(STAGE_MARKERS))
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_cleans_up(stage, signum, unchanged, tmp_path):
+    tag = f"slimmer-test/fault-interrupt-{stage}:slim"
+    args = ["build", "slimmer-sample/python-flask:latest", "--tag", tag,
+            "--artifacts", str(tmp_path / "art")]
+    if stage == "trace":
+        args += ["--continue-after", "timeout=60"]   # a long trace, so the signal lands in it
+    code, stderr = run_and_signal(args, STAGE_MARKERS[stage], signum)
+    assert code == 130, stderr[-3000:]
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert image_id(tag) == ""
+
+
+# --- odd images that must work --------------------------------------------------------------------------
+
+def test_non_root_user_image_is_slimmed_and_keeps_its_user(fault_images, unchanged, docker_client):
+    tag = "slimmer-test/fault-nonroot:slim"
+    proc = slim_cli("build", fault_images["nonroot"], "--tag", tag)
+    try:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert docker_client.images.get(tag).attrs["Config"]["User"] == "worker"
+        output = docker_client.containers.run(tag, remove=True).decode()
+        assert output.split() == ["1234", "payload"]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_crafted_image_is_handled_safely(fault_images, unchanged, docker_client, tmp_path):
+    """Symlinks climbing out of the root or pointing at absolute paths, a device node, a fifo
+    and a 2 GB sparse file: slimmer indexes the image without reading 2 GB into memory,
+    follows no link out of the image and builds a working slim image without the big file."""
+    tag = "slimmer-test/fault-crafted:slim"
+    outside = "/etc/hostname"
+    host_before = os.stat(outside).st_mtime_ns
+    with open(tmp_path / "stderr", "w+") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "slimmer.cli", "build", fault_images["crafted"],
+                                 "--tag", tag, "--artifacts", str(tmp_path / "art")],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        errors.seek(0)
+        stderr = errors.read()
+    try:
+        assert os.waitstatus_to_exitcode(status) == 0, stderr[-3000:]
+        assert usage.ru_maxrss < 400 * 1024, f"peak RSS {usage.ru_maxrss} KiB while indexing a 2 GB file"
+        assert os.stat(outside).st_mtime_ns == host_before
+        keep_list = (tmp_path / "art" / "keep.list").read_text().split("\n")
+        assert "/big/sparse.bin" not in keep_list
+        assert "/app/up-and-out" in keep_list and "/etc/hostname" in keep_list   # resolved inside the image
+        assert "/app/null" in keep_list
+        slim_size = docker_client.images.get(tag).attrs["Size"]
+        assert slim_size < 100 * 1024 * 1024
+        output = docker_client.containers.run(tag, remove=True).decode()
+        assert "crafted-ok" in output
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_concurrent_builds_do_not_clash(sample_images, unchanged, tmp_path):
+    """Four different images at once, and two runs of the same image at once."""
+    jobs = [("batch-job", "a"), ("static-scratch", "a"), ("entrypoint-script", "a"), ("nginx-static", "a"),
+            ("batch-job", "b")]
+    procs = []
+    for name, suffix in jobs:
+        tag = f"slimmer-test/fault-concurrent-{name}-{suffix}:slim"
+        args = [sys.executable, "-m", "slimmer.cli", "build", sample_images[name], "--tag", tag,
+                "--artifacts", str(tmp_path / f"{name}-{suffix}")]
+        probe_file = os.path.join(REPO, "probes", f"{name}.toml")
+        if os.path.exists(probe_file):
+            args += ["--probe-file", probe_file]
+        procs.append((tag, subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE)))
+    try:
+        for tag, proc in procs:
+            stdout, stderr = proc.communicate(timeout=600)
+            assert proc.returncode == 0, f"{tag}: {stderr[-2000:]}"
+            assert image_id(tag) != ""
+    finally:
+        for tag, _ in procs:
+            subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
