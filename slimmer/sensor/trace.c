@@ -416,6 +416,11 @@ static void record_exec(pid_t pid)
 
 static pid_t start_traced(char **argv)
 {
+    /* A process whose credentials changed on its way in (`docker exec -u root` into a
+     * container whose USER is not root) is not dumpable, and neither are its children:
+     * ptrace of them needs CAP_SYS_PTRACE, which Docker does not give. The child
+     * inherits this flag across fork, and a process may always set its own. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     int go[2];
     if (pipe2(go, O_CLOEXEC) != 0) {
         say("pipe: %s", strerror(errno));

@@ -135,3 +135,16 @@ def test_exec_probe_under_run_mode_is_merged_into_the_trace(request, traced, ima
     assert f"{WORKDIR}/thread.txt" in log.paths and f"{WORKDIR}/written.txt" in log.paths
     assert ("/workload", "wait-term") in [p.argv for p in log.processes]
     assert log.exit_status == 0            # the app's, not the exec probes' 5
+
+
+@pytest.mark.parametrize("image_fixture", IMAGES)
+def test_exec_probe_as_root_in_a_non_root_container(request, traced, image_fixture):
+    """`docker exec -u root` into a container whose USER is not root starts a process
+    that is not dumpable; the sensor must still be able to trace its own child."""
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "wait-term"], user="1000")
+    sleep_until(lambda: "ready" in run.logs(), 20, "the app to be ready")
+    code, output = run.container.exec_run(
+        ["/.slimmer/sensor", "run", "--log", "/.slimmer/log", "--", "/workload", "exit", "4"], user="0")
+    assert code == 4, output.decode(errors="replace")
+    run.container.stop(timeout=10)
+    assert run.wait() == 0
