@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-SECTIONS = ["sensor_bench", "build_bench", "xray_bench"]
+SECTIONS = ["sensor_bench", "build_bench", "xray_bench", "keep_bench"]
 
 
 def main(argv: list[str]) -> int:

@@ -82,9 +82,10 @@ Rules (each kept path records the reason of the rule that pulled it in):
      shared object that no kept ELF object names in DT_NEEDED (it was
      dlopen'ed), or a traced directory (stat'ed, listed) holding shared
      objects; the loader's search directories never are. Every shared object
-     directly in it is kept with its ELF closure, unless that closure would add
-     more than PLUGIN_MAX_ADD_BYTES (PostgreSQL's llvmjit.so pulls libLLVM,
-     ~100 MB; the server then runs without JIT, pg_jit_available() = f).
+     directly in it is kept with its ELF closure, unless the two would add
+     more than PLUGIN_MAX_ADD_BYTES (1 MB) of files not kept yet: PostgreSQL's
+     llvmjit.so pulls libLLVM, 134 MB, and the server runs without JIT then
+     (pg_jit_available() = f); 1 MB keeps every other PostgreSQL extension.
  15. PROGRAM-DATA (rule "program-data"): the private data tree of a traced
      executable, /usr/share/NAME/VERSION or /usr/share/NAME (also under
      /usr/local/share), NAME and VERSION from the executable's private prefix
@@ -141,7 +142,9 @@ RULES: dict[str, bool] = {"state": True, "package": True, "app": True, "script":
 NEVER_KEPT = ("/proc", "/sys", "/dev", "/.slimmer")
 MAX_SYMLINKS = 40                      # the kernel's ELOOP bound
 APP_LAYER_MAX_BYTES = 50 * 1000 * 1000
-PLUGIN_MAX_ADD_BYTES = 10 * 1000 * 1000       # llvmjit.so would add libLLVM (~100 MB)
+# A plugin bringing more than this in new files is an optional heavy feature: llvmjit.so
+# (libLLVM, 134 MB), Python's _sqlite3/_dbm, a JVM's fonts and sound (docs/KEEP-RULES.md)
+PLUGIN_MAX_ADD_BYTES = 1000 * 1000
 PROGRAM_DATA_MAX_BYTES = 32 * 1000 * 1000
 DPKG_STATUS = "/var/lib/dpkg/status"
 DPKG_INFO = "/var/lib/dpkg/info"

@@ -608,11 +608,18 @@ def test_plugin_directories_keep_their_shared_objects_within_a_closure_budget(tr
         assert path not in r, path
 
 
-def test_plugin_closure_is_kept_with_it():
+def test_plugin_closure_is_kept_with_it_within_the_budget():
     spec = dict(POSTGRES, **{f"{PG}/lib/xml.so": lib(["libxml2.so.2"]),
-                             "/usr/lib/x86_64-linux-gnu/libxml2.so.2": lib()})
+                             "/usr/lib/x86_64-linux-gnu/libxml2.so.2": lib(),
+                             f"{PG}/lib/sepgsql.so": lib(["libselinux.so.1"]),     # 0.4 MB + 0.7 MB
+                             "/usr/lib/x86_64-linux-gnu/libselinux.so.1": dict(lib(), size=700_000)})
+    spec[f"{PG}/lib/sepgsql.so"] = dict(spec[f"{PG}/lib/sepgsql.so"], size=400_000)
     r = reasons(keep(spec, f"{PG}/bin/postgres", f"{PG}/lib"))
     assert r[f"{PG}/lib/xml.so"] is R.PLUGIN and r["/usr/lib/x86_64-linux-gnu/libxml2.so.2"] is R.ELF
+    assert f"{PG}/lib/sepgsql.so" not in r and "/usr/lib/x86_64-linux-gnu/libselinux.so.1" not in r
+    # what the set already holds costs nothing: with libselinux kept, sepgsql.so fits
+    r = reasons(keep(spec, f"{PG}/bin/postgres", f"{PG}/lib", "/usr/lib/x86_64-linux-gnu/libselinux.so.1"))
+    assert r[f"{PG}/lib/sepgsql.so"] is R.PLUGIN
 
 
 @pytest.mark.parametrize("traced, rules, kept_tree, not_kept", [
