@@ -10,7 +10,7 @@ import sys
 import traceback
 
 from . import __version__
-from .errors import BadInput, ExitCode, Interrupted, SlimError
+from .errors import BadInput, ExitCode, SlimError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +113,7 @@ def run_build(args) -> int:
     import shlex
     from dataclasses import replace as dc_replace
     from .errors import BadInput
-    from .model import ExecProbe, KeepOptions, RunSpec
+    from .model import ExecProbe, KeepOptions
     from .pipeline import BuildRequest, build_slim_image
     from . import probe as probing
     from .report import render_summary

@@ -24,7 +24,7 @@ from . import trace as trace_stage
 from . import verify as verify_stage
 from .docker_api import Docker
 from .errors import BadInput, SlimError
-from .model import ImageIndex, KeepOptions, ProbeResult, RunSpec, TraceLog, TracedPath
+from .model import ImageIndex, KeepOptions, RunSpec, TraceLog, TracedPath, Verification
 from .probe import ProbePlan
 
 Event = Callable[[str, str], None]   # (stage, message)
@@ -102,46 +102,24 @@ class _signals_deferred:
 
 
 def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer) -> BuildOutcome:
+    """The story of one `slim build`."""
     sensor.sensor_path()   # fail early, with how to build it, when the binary is missing
     with timer.stage("inspect"):
         on_event("inspect", f"inspecting {request.image}")
         image = inspect_stage.inspect_image(docker, request.image)
-    tag = request.tag or inspect_stage.default_slim_tag(image)
     check_platform(image)
+    tag = request.tag or inspect_stage.default_slim_tag(image)
 
     # The index streams `docker save` while the app runs under the sensor.
-    index_box: dict = {}
-    indexer = threading.Thread(target=_index_into, args=(docker, image.id, index_box, timer), daemon=True)
-    indexer.start()
-    runs = request.runs or (request.plan.run,)
-    traces: list[TraceLog] = []
-    results: list[tuple[RunSpec, tuple[ProbeResult, ...]]] = []
+    indexer = _Indexer(docker, image.id, timer)
     with timer.stage("trace"):
-        for run in runs:
-            plan = replace(request.plan, run=run)
-            on_event("trace", f"running {image.reference} under the sensor")
-            traced = trace_stage.trace_image(docker, image, plan, on_event=lambda m: on_event("trace", m))
-            traces.append(traced.trace)
-            results.append((run, traced.results))
-    indexer.join()
-    if "error" in index_box:
-        raise index_box["error"]
-    index: ImageIndex = index_box["index"]
-    trace = merge_traces(traces)
+        runs = trace_runs(docker, image, request, on_event)
+    index = indexer.result()
+    trace = merge_traces([traced.trace for _, traced in runs])
 
     with timer.stage("keep"):
         on_event("keep", f"computing the keep set from {len(trace.paths)} traced paths")
-        reader = docker.file_reader(image.id)
-
-        def read_file(path: str) -> bytes | None:
-            # bytes captured while indexing first; a created container for the rest
-            captured = index.contents.get(path)
-            return captured if captured is not None else reader(path)
-        try:
-            keep_set = keep_stage.compute_keep_set(trace, index, image, request.keep, read_file=read_file)
-        finally:
-            reader.close()
-
+        keep_set = compute_keep_set(docker, image, index, trace, request.keep)
     with timer.stage("dockerfile"):
         artifacts = write_artifacts(request.artifacts_dir, image, keep_set, index)
     with timer.stage("build"):
@@ -151,38 +129,79 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
     # or interrupted run must not leave an image a later CI step could push.
     docker.track_image(tag)
 
-    verification_checks = []
-    slim_logs = ""
+    verification = None
     if request.verify:
         with timer.stage("verify"):
-            for run, run_results in results:
-                on_event("verify", f"replaying {len(run_results)} probes against {tag}")
-                verification = verify_stage.verify_image(docker, image, built, run, run_results,
-                                                         on_event=lambda m: on_event("verify", m))
-                verification_checks.extend(verification.checks)
-                slim_logs = slim_logs or ("" if verification.passed else verification.slim_logs)
-    from .model import Verification
-    verification = Verification(tuple(verification_checks), slim_logs) if request.verify else None
-
-    summary = keep_stage.keep_summary(keep_set, index)
-    removed = keep_stage.removed_by_top_dir(index, keep_set)
+            verification = verify_runs(docker, image, built, runs, on_event)
     gates = evaluate_gates(image.size_bytes, built.size_bytes, request.max_size, request.min_ratio)
-    failures = [g.message for g in gates if not g.passed]
+    failures = failure_messages(verification, gates)
+    doc = make_report(image, built, index, trace, keep_set, runs, verification, gates, timer,
+                      artifacts, failures)
+    if failures:
+        failures.append(f"the slim image {tag} was removed; rebuild it to investigate: docker build {artifacts.directory}")
+    else:
+        docker.untrack_image(tag)
+    return BuildOutcome(report=doc, failures=failures)
+
+
+def trace_runs(docker: Docker, image, request: BuildRequest, on_event: Event):
+    """One traced run per --run variant (or the plan's own run): [(run, TraceResult)]."""
+    runs = []
+    for run in request.runs or (request.plan.run,):
+        on_event("trace", f"running {image.reference} under the sensor")
+        traced = trace_stage.trace_image(docker, image, replace(request.plan, run=run),
+                                         on_event=lambda m: on_event("trace", m))
+        runs.append((run, traced))
+    return runs
+
+
+def compute_keep_set(docker: Docker, image, index: ImageIndex, trace: TraceLog, options: KeepOptions):
+    reader = docker.file_reader(image.id)
+
+    def read_file(path: str) -> bytes | None:
+        # bytes captured while indexing first; a created container for the rest
+        captured = index.contents.get(path)
+        return captured if captured is not None else reader(path)
+    try:
+        return keep_stage.compute_keep_set(trace, index, image, options, read_file=read_file)
+    finally:
+        reader.close()
+
+
+def verify_runs(docker: Docker, image, built, runs, on_event: Event) -> Verification:
+    checks = []
+    slim_logs = ""
+    for run, traced in runs:
+        on_event("verify", f"replaying {len(traced.results)} probes against {built.tag}")
+        verification = verify_stage.verify_image(docker, image, built, run, traced.results,
+                                                 on_event=lambda m: on_event("verify", m))
+        checks.extend(verification.checks)
+        slim_logs = slim_logs or ("" if verification.passed else verification.slim_logs)
+    return Verification(tuple(checks), slim_logs)
+
+
+def failure_messages(verification: Verification | None, gates) -> list[str]:
+    failures = [gate.message for gate in gates if not gate.passed]
     if verification is not None and not verification.passed:
         failed = [c for c in verification.checks if not c.passed]
         failures.insert(0, "verification failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failed)
                         + ("\n  last log lines of the slim container:\n" + _indent(verification.slim_logs)
                            if verification.slim_logs else ""))
-    all_results = [r for _, run_results in results for r in run_results]
-    doc = report_stage.ReportDoc(
+    return failures
+
+
+def make_report(image, built, index, trace, keep_set, runs, verification, gates, timer, artifacts,
+                failures) -> report_stage.ReportDoc:
+    removed = keep_stage.removed_by_top_dir(index, keep_set)
+    return report_stage.ReportDoc(
         schema_version=report_stage.SCHEMA_VERSION,
         slimmer_version=__version__,
         original=report_stage.ImageFigures(image.reference, image.id, image.size_bytes),
         slim=report_stage.ImageFigures(built.tag, built.id, built.size_bytes),
         reduction=report_stage.reduction(image.size_bytes, built.size_bytes),
-        probes=report_stage.probe_entries(all_results),
+        probes=report_stage.probe_entries([r for _, traced in runs for r in traced.results]),
         verify=report_stage.verify_section(verification),
-        keep=summary,
+        keep=keep_stage.keep_summary(keep_set, index),
         removed={"top_dirs": [{"path": d, "bytes": b, "files": f} for d, b, f in removed]},
         traced=traced_figures(trace, index),
         gates=gates,
@@ -193,11 +212,21 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
         error="\n".join(failures) or None,
         by_top_dir={"original": imagefs.bytes_by_top_dir(index), "slim": kept_bytes_by_top_dir(keep_set, index)},
     )
-    if failures:
-        failures.append(f"the slim image {tag} was removed; rebuild it to investigate: docker build {artifacts.directory}")
-    else:
-        docker.untrack_image(tag)
-    return BuildOutcome(report=doc, failures=failures)
+
+
+class _Indexer:
+    """imagefs.index_image on a thread: `docker save` streams while the app is traced."""
+
+    def __init__(self, docker: Docker, image_id: str, timer: _Timer):
+        self.box: dict = {}
+        self.thread = threading.Thread(target=_index_into, args=(docker, image_id, self.box, timer), daemon=True)
+        self.thread.start()
+
+    def result(self) -> ImageIndex:
+        self.thread.join()
+        if "error" in self.box:
+            raise self.box["error"]
+        return self.box["index"]
 
 
 SENSOR_PLATFORM = ("linux", "amd64")

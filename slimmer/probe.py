@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 import requests

@@ -18,7 +18,7 @@ from .docker_api import Docker
 from .errors import AppFailed, SlimError
 from .model import (BuiltImage, ExecProbe, HttpProbe, ImageInfo, ProbeCheck, ProbeResult,
                     RunSpec, Verification, WaitProbe)
-from .trace import APP_START_TIMEOUT_S, AppRun, app_command
+from .trace import APP_START_TIMEOUT_S, AppRun
 
 Event = Callable[[str], None]
 
