@@ -908,6 +908,8 @@ class _Keeper:
                    if any(p in self.kept and self.index.get(p).type is not EntryType.DIR for p in files)}
         generated = {}
         for database, paragraphs in db.paragraphs.items():
+            if self.excluded(database):
+                continue
             kept = [text for package, text in paragraphs if package in present]
             generated[database] = "".join(text.rstrip("\n") + "\n\n" for text in kept).encode("utf-8")
             self.kept.pop(database, None)       # replaced by the trimmed copy
@@ -930,6 +932,14 @@ class _Keeper:
         if pattern in self.index and pattern not in found:
             found.append(pattern)
         return found
+
+    def excluded(self, path: str) -> bool:
+        """An --exclude-path pattern matches the path or names a directory above it."""
+        for pattern in self.options.exclude:
+            named = resolve(self.index, pattern).path
+            if fnmatch.fnmatchcase(path, pattern) or (named is not None and path.startswith(named + "/")):
+                return True
+        return False
 
     def apply_excludes(self) -> None:
         if not self.options.exclude:

@@ -720,6 +720,9 @@ def test_package_metadata_follows_excludes():
                 options=KeepOptions(exclude=("/usr/share/zoneinfo",)))
     status = kept.generated["/var/lib/dpkg/status"].decode()
     assert "Package: tzdata" not in status and "Package: libc6" in status
+    for pattern in ("/var/lib/dpkg", "/var/lib/dpkg/stat*"):
+        excluded = keep(DPKG, "/usr/bin/app", files=DPKG_FILES, options=KeepOptions(exclude=(pattern,)))
+        assert excluded.generated == {} and "/var/lib/dpkg/status" not in excluded
 
 
 APK_INSTALLED = (b"C:Q1abc=\nP:musl\nV:1.2.4-r2\nF:lib\nR:ld-musl-x86_64.so.1\nR:libc.musl-x86_64.so.1\n\n"
