@@ -53,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.BAD_INPUT, f"slim: error: {message}\n  next step: slim {self.prog.split()[-1]} --help\n")
+        self.exit(ExitCode.BAD_INPUT, f"slim: error: {message}\n  next step: {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,8 +131,10 @@ def run_build(args) -> int:
     rules = {}
     for item in args.keep_rule:
         name, _, value = item.partition("=")
-        if value not in ("on", "off") or not name:
-            raise BadInput("bad --keep-rule", item, "use NAME=on or NAME=off, e.g. --keep-rule packages=off")
+        from .keep import RULES
+        if value not in ("on", "off") or name not in RULES:
+            raise BadInput("bad --keep-rule", item,
+                           f"use NAME=on or NAME=off with NAME one of: {', '.join(sorted(RULES))}")
         rules[name] = value == "on"
     if args.min_ratio is not None and args.min_ratio <= 0:
         raise BadInput("--min-ratio must be positive", args.min_ratio, "e.g. --min-ratio 3")

@@ -68,7 +68,9 @@ Rules (each kept path records the reason of the rule that pulled it in):
      keeps JAVA_HOME/conf and JAVA_HOME/lib/security; glibc keeps its NSS
      configuration (/etc/nsswitch.conf, hosts, host.conf, resolv.conf,
      gai.conf) and the libnss_* modules the configuration names (files, dns
-     when unreadable); a traced gconv path (iconv in use) keeps its gconv dir;
+     when unreadable); a loaded gconv module (iconv in use) keeps its gconv dir,
+     a read of the gconv configuration alone keeps the configuration and the
+     ISO-8859-1/-15 and CP1252 modules;
      a kept file of a glibc locale (/usr/lib/locale/NAME/) keeps that locale
      whole (PostgreSQL's postmaster loads LC_TIME, its backends LC_COLLATE).
  12. INCLUDE: user globs (fnmatch over index paths, `*` crosses "/"); a
@@ -133,6 +135,9 @@ PRECEDENCE: tuple[KeepReason, ...] = (
     KeepReason.DATA, KeepReason.OS_PACKAGE, KeepReason.PARENT,
 )
 _RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
+
+# glibc gconv modules kept when only the gconv configuration was read
+GCONV_COMMON = {"ISO8859-1.so", "ISO8859-15.so", "CP1252.so"}
 
 # Switchable rules (--keep-rule NAME=on|off) and their defaults.
 RULES: dict[str, bool] = {"state": True, "package": True, "app": True, "script": True, "data": True,
@@ -712,8 +717,29 @@ class _Keeper:
                              lambda: self.keep_tree(locale.group(1), KeepReason.DATA, path))
         if "/gconv/" in path:
             gconv_dir = path[:path.index("/gconv/") + len("/gconv")]
-            self.data_family("gconv:" + gconv_dir, path,
-                             lambda: self.keep_tree(gconv_dir, KeepReason.DATA, path))
+            traced = self.kept.get(path)
+            if path.endswith(".so") and traced is not None and traced.reason is KeepReason.TRACED:
+                # the app loaded a conversion module: iconv with run-time charsets is in use
+                self.data_family("gconv:" + gconv_dir, path,
+                                 lambda: self.keep_tree(gconv_dir, KeepReason.DATA, path))
+            else:
+                self.data_family("gconv-config:" + gconv_dir, path, lambda: self.keep_gconv_config(gconv_dir, path))
+
+    def keep_gconv_config(self, gconv_dir: str, because_of: str) -> None:
+        """Only the gconv configuration was read (glibc does at locale setup): keep it and
+        the modules of the commonest single-byte charsets (glibc has UTF-8/16/32, ASCII
+        built in), not all 256 modules (7 MB) for charsets nobody converted from."""
+        real = resolve(self.index, gconv_dir).path
+        if real is None:
+            return
+        for path in self.under(real):
+            if posixpath.dirname(path) != real:
+                continue
+            name = posixpath.basename(path)
+            if name.startswith("gconv-modules"):
+                self.keep_tree(path, KeepReason.DATA, because_of)
+            elif name in GCONV_COMMON:
+                self.keep(path, KeepReason.DATA, because_of)
 
     def data_family(self, family: str, because_of: str, keep: Callable[[], None]) -> None:
         if family not in self.data_done:

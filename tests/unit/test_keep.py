@@ -763,3 +763,22 @@ def test_program_data_leaves_out_documentation():
     r = reasons(keep(spec, f"{PG}/bin/postgres", "/usr/share/postgresql/15/timezonesets/Default"))
     assert r["/usr/share/postgresql/15/extension/pgcrypto.control"] is R.PROGRAM_DATA
     assert "/usr/share/postgresql/15/man/man1/psql.1.gz" not in r
+
+
+GCONV = "/usr/lib/x86_64-linux-gnu/gconv"
+GCONV_SPEC = {f"{GCONV}/gconv-modules": f(), f"{GCONV}/gconv-modules.cache": f(size=27000),
+              f"{GCONV}/gconv-modules.d/gconv-modules-extra.conf": f(), f"{GCONV}/ISO8859-1.so": lib(),
+              f"{GCONV}/CP1252.so": lib(), f"{GCONV}/BIG5.so": lib(),
+              f"{GCONV}/EUC-JP.so": lib()}
+
+
+def test_reading_the_gconv_cache_keeps_the_configuration_and_common_charsets_only():
+    kept = keep(GCONV_SPEC, f"{GCONV}/gconv-modules.cache")
+    for name in ("gconv-modules", "gconv-modules.d/gconv-modules-extra.conf", "ISO8859-1.so", "CP1252.so"):
+        assert f"{GCONV}/{name}" in kept, name
+    assert f"{GCONV}/BIG5.so" not in kept and f"{GCONV}/EUC-JP.so" not in kept
+
+
+def test_a_loaded_gconv_module_keeps_every_module():
+    kept = keep(GCONV_SPEC, f"{GCONV}/EUC-JP.so")
+    assert f"{GCONV}/BIG5.so" in kept and kept.kept[f"{GCONV}/BIG5.so"].reason is R.DATA
