@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SLIM   := $(BIN)/slim
 DEMO_APP ?= python-flask
 
-.PHONY: install sensor base-image sample-apps demo test test-unit bench clean docker-check
+.PHONY: install sensor base-image sample-apps demo test test-unit test-deps bench clean docker-check
 
 install: $(BIN)/python sensor
 	$(BIN)/pip install -q -e '.[test]'
@@ -30,7 +30,14 @@ sample-apps: base-image
 demo: sample-apps
 	$(SLIM) build slimmer-sample/$(DEMO_APP):latest --probe-file probes/$(DEMO_APP).toml --artifacts .slim-demo
 
-test: docker-check base-image sample-apps
+# System tools the tests drive: chromium renders the HTML reports, debootstrap builds
+# the base image, setpriv and mount come with util-linux (root is assumed, as for dockerd).
+test-deps:
+	@missing=""; for tool in chromium debootstrap strace; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+
+test: docker-check test-deps base-image sample-apps
 	$(BIN)/pytest -ra
 
 test-unit:
