@@ -34,6 +34,7 @@ demo: sample-apps
 # the base image, setpriv and mount come with util-linux (root is assumed, as for dockerd).
 test-deps:
 	@missing=""; for tool in chromium debootstrap strace; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	case "$$missing" in *chromium*) missing="$$missing fonts-liberation";; esac; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
