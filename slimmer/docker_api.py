@@ -310,9 +310,17 @@ class Docker:
     # --- cleanup -------------------------------------------------------------------
 
     def cleanup(self) -> None:
+        """Remove what this session created: the ledger, and every container carrying
+        this session's label (a signal can land between the daemon creating a
+        container and the ledger hearing of it)."""
         with self._lock:
             containers, self._containers = list(self._containers), []
             images, self._images = list(self._images), []
+        try:
+            labelled = self.api.containers(all=True, filters={"label": f"{SESSION_LABEL}={self.session}"})
+            containers += [c["Id"] for c in labelled if c["Id"] not in containers]
+        except docker.errors.APIError:
+            pass
         for container_id in containers:
             try:
                 self.api.remove_container(container_id, force=True, v=True)
