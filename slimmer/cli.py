@@ -30,12 +30,25 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"slim: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except _docker_errors() as exc:   # the daemon failed under us (a container removed by hand, a restart)
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"slim: error: the Docker daemon failed during the run: {exc}\n"
+              "  next step: retry; if it happens again, check the daemon's log (journalctl -u docker)",
+              file=sys.stderr)
+        return ExitCode.FAILED
     except Exception as exc:  # a bug: say so, keep the traceback behind --debug
         if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"slim: internal error: {type(exc).__name__}: {exc}\n"
               "  next step: rerun with --debug and report the traceback", file=sys.stderr)
         return ExitCode.FAILED
+
+
+def _docker_errors() -> tuple[type[BaseException], ...]:
+    import docker.errors
+    import requests
+    return (docker.errors.DockerException, requests.exceptions.ConnectionError)
 
 
 def _sigterm_raises_keyboard_interrupt() -> None:

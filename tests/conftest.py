@@ -46,9 +46,8 @@ def nothing_left_behind(request):
         leftovers = client.containers.list(all=True, filters={"label": "slimmer.session"})
     except docker.errors.DockerException:
         return
+    # Reported, not removed: on a shared machine they may belong to a run still going.
     names = [c.name for c in leftovers]
-    for container in leftovers:
-        container.remove(force=True)
     assert not names, f"slimmer left containers behind: {names}"
 
 
