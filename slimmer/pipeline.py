@@ -288,7 +288,9 @@ def kept_bytes_by_top_dir(keep_set, index: ImageIndex) -> dict[str, int]:
 
 
 def traced_figures(trace: TraceLog, index: ImageIndex) -> dict:
-    present = [index.get(path) for path in trace.paths]
+    # through symlinks (/lib -> usr/lib), each real file once
+    real_paths = {keep_stage.resolve(index, path).path for path in trace.paths}
+    present = [index.get(path) for path in real_paths if path is not None]
     files = [entry for entry in present if entry is not None and entry.type.value == "file"]
     return {"paths": len(trace.paths), "present_files": len(files),
             "present_bytes": sum(entry.size for entry in files)}
