@@ -1,6 +1,7 @@
 """Helpers shared by the Docker tests: the real `slim` command, a ledger of what a test created."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,3 +43,37 @@ def slim_cli(*args: str, timeout: float = 900, env: dict | None = None) -> subpr
     """Run the real `slim` command (python -m slimmer.cli) and capture its output."""
     return subprocess.run([sys.executable, "-m", "slimmer.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=dict(os.environ, **(env or {})))
+
+
+class SlimRun:
+    """One `slim build IMAGE --tag TAG --artifacts DIR --report FILE [EXTRA...]` through the real CLI."""
+
+    def __init__(self, image: str, tag: str, workdir: str, key: str, *extra: str):
+        self.image = image
+        self.tag = tag
+        self.artifacts = os.path.join(workdir, key)
+        self.report_path = os.path.join(workdir, f"{key}.report.json")
+        self.proc = slim_cli("build", image, "--tag", tag, "--artifacts", self.artifacts,
+                             "--report", self.report_path, *extra)
+        self.report = None
+        if os.path.exists(self.report_path):
+            with open(self.report_path) as handle:
+                self.report = json.load(handle)
+
+    def explain(self) -> str:
+        return (f"slim build {self.image} exit {self.proc.returncode}\n"
+                f"stdout:\n{self.proc.stdout[-3000:]}\nstderr:\n{self.proc.stderr[-3000:]}")
+
+
+def once_per_session(make, docker_client):
+    """A get(name) that runs make(name) at most once; yields it, then removes every slim image made."""
+    done: dict = {}
+
+    def get(name: str):
+        if name not in done:
+            done[name] = make(name)
+        return done[name]
+
+    yield get
+    for run in done.values():
+        subprocess.run(["docker", "rmi", "-f", run.tag], capture_output=True)

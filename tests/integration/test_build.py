@@ -7,57 +7,35 @@ image untouched, nothing left behind.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import tarfile
 
 import pytest
 
-from tests.slimtest import REPO, slim_cli
+from tests.slimtest import REPO, SlimRun, once_per_session
 
 APPS = ["python-flask", "node-express", "nginx-static", "entrypoint-script", "java-digest",
         "batch-job", "static-scratch", "postgres"]
 
 
-class Slimmed:
-    """One `slim build` run of a sample app with its probe file, done at most once."""
-
-    def __init__(self, name: str, image: str, workdir: str, docker_client):
-        self.name = name
-        self.image = image
-        self.tag = f"slimmer-test/{name}:slim"
-        self.artifacts = os.path.join(workdir, name)
-        self.report_path = os.path.join(workdir, f"{name}.report.json")
-        self.original_id = docker_client.images.get(image).id
-        args = ["build", image, "--tag", self.tag, "--artifacts", self.artifacts,
-                "--report", self.report_path]
-        probe_file = os.path.join(REPO, "probes", f"{name}.toml")
-        if os.path.exists(probe_file):
-            args += ["--probe-file", probe_file]
-        self.proc = slim_cli(*args)
-        self.report = json.load(open(self.report_path)) if os.path.exists(self.report_path) else None
-
-    def explain(self) -> str:
-        return f"slim build {self.image} exit {self.proc.returncode}\nstdout:\n{self.proc.stdout[-3000:]}\nstderr:\n{self.proc.stderr[-3000:]}"
+def probe_args(name: str) -> list[str]:
+    probe_file = os.path.join(REPO, "probes", f"{name}.toml")
+    return ["--probe-file", probe_file] if os.path.exists(probe_file) else []
 
 
 @pytest.fixture(scope="session")
 def slimmed(sample_images, tmp_path_factory, docker_client):
+    """One `slim build` of a sample app with its probe file, done at most once per session."""
     workdir = str(tmp_path_factory.mktemp("slim-builds"))
-    done: dict[str, Slimmed] = {}
 
-    def get(name: str) -> Slimmed:
-        if name not in done:
-            done[name] = Slimmed(name, sample_images[name], workdir, docker_client)
-        return done[name]
+    def make(name: str) -> SlimRun:
+        original_id = docker_client.images.get(sample_images[name]).id
+        run = SlimRun(sample_images[name], f"slimmer-test/{name}:slim", workdir, name, *probe_args(name))
+        run.original_id = original_id
+        return run
 
-    yield get
-    for item in done.values():
-        try:
-            docker_client.images.remove(item.tag, force=True)
-        except Exception:
-            pass
+    yield from once_per_session(make, docker_client)
 
 
 @pytest.mark.parametrize("name", APPS)

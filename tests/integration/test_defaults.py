@@ -9,51 +9,22 @@ removed at the end.
 from __future__ import annotations
 
 import io
-import json
-import os
 import tarfile
 
 import pytest
 
-from tests.slimtest import slim_cli
+from tests.slimtest import SlimRun, once_per_session
 
 APPS = ["python-flask", "node-express", "nginx-static", "entrypoint-script", "java-digest",
         "batch-job", "static-scratch", "postgres"]
 
 
-class DefaultSlim:
-    """`slim build IMAGE --tag T --artifacts D --report R`, nothing else."""
-
-    def __init__(self, name: str, image: str, workdir: str):
-        self.name = name
-        self.tag = f"slimmer-test/{name}:defaults"
-        self.artifacts = os.path.join(workdir, name)
-        report_path = os.path.join(workdir, f"{name}.report.json")
-        self.proc = slim_cli("build", image, "--tag", self.tag, "--artifacts", self.artifacts,
-                             "--report", report_path)
-        self.report = json.load(open(report_path)) if os.path.exists(report_path) else None
-
-    def explain(self) -> str:
-        return (f"slim build {self.name} (defaults) exit {self.proc.returncode}\n"
-                f"stdout:\n{self.proc.stdout[-3000:]}\nstderr:\n{self.proc.stderr[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def slimmed_by_default(sample_images, tmp_path_factory, docker_client):
+    """`slim build IMAGE --tag T --artifacts D --report R`, nothing else, once per app."""
     workdir = str(tmp_path_factory.mktemp("slim-defaults"))
-    done: dict[str, DefaultSlim] = {}
-
-    def get(name: str) -> DefaultSlim:
-        if name not in done:
-            done[name] = DefaultSlim(name, sample_images[name], workdir)
-        return done[name]
-
-    yield get
-    for item in done.values():
-        try:
-            docker_client.images.remove(item.tag, force=True)
-        except Exception:
-            pass
+    yield from once_per_session(
+        lambda name: SlimRun(sample_images[name], f"slimmer-test/{name}:defaults", workdir, name), docker_client)
 
 
 @pytest.mark.parametrize("name", APPS)
