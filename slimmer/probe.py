@@ -150,8 +150,10 @@ def _field_error(path: str, line: int, name: str, problem: str, hint: str) -> Ba
 
 
 def _type_names(types) -> str:
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}
-    return " or ".join(names.get(t, t.__name__) for t in (types if isinstance(types, tuple) else (types,)))
+    """(int, float) -> "an integer or a number"."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+             dict: "a table"}
+    return " or ".join(names.get(t, "a " + t.__name__) for t in (types if isinstance(types, tuple) else (types,)))
 
 
 def _is(value, types) -> bool:
@@ -177,7 +179,7 @@ def _parse_probe(raw: dict, path: str, line_of: Callable[[str], int], base: Path
     def typed(name, types, default=None):
         value = raw.get(name, default)
         if value is not None and not _is(value, types):
-            raise fail(name, f"{value!r} is not a {_type_names(types)}", f"give {name} as a {_type_names(types)}")
+            raise fail(name, f"{value!r} is not {_type_names(types)}", f"give {name} as {_type_names(types)}")
         return value
 
     def port_field(name, allow_auto=False):

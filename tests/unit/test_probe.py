@@ -53,12 +53,12 @@ MALFORMED = [
         [[probe]]
         type = "http"
         repeat = "twice"
-        """, 3, "repeat", "is not a integer"),
+        """, 3, "repeat", "is not an integer"),
     ("boolean is not a number", """
         [[probe]]
         type = "wait"
         seconds = true
-        """, 3, "seconds", "is not a integer or number"),
+        """, 3, "seconds", "is not an integer or a number"),
     ("bad type value", """
         [run]
         continue_after = "probes"
