@@ -41,11 +41,39 @@ def check_reference(reference: str) -> str:
 
 
 class StreamReader(io.RawIOBase):
-    """A file-like object over an iterator of byte chunks (docker save, get_archive)."""
+    """A file-like object over an iterator of byte chunks (docker save, get_archive).
 
-    def __init__(self, chunks: Iterable[bytes]):
-        self._chunks = iter(chunks)
-        self._buffer = b""
+    With prefetch, a thread pulls chunks from the daemon while the caller parses
+    the previous ones (the socket read releases the GIL), so `docker save` and
+    tar parsing overlap instead of taking turns; at most `prefetch` chunks wait.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], prefetch: int = 0):
+        self._chunks = iter(chunks) if not prefetch else self._prefetched(chunks, prefetch)
+        self._buffer = memoryview(b"")
+
+    @staticmethod
+    def _prefetched(chunks: Iterable[bytes], depth: int) -> Iterator[bytes]:
+        import queue
+        pending: queue.Queue = queue.Queue(maxsize=depth)
+        done = object()
+
+        def pump():
+            try:
+                for chunk in chunks:
+                    pending.put(chunk)
+                pending.put(done)
+            except BaseException as exc:  # handed to the reader, raised there
+                pending.put(exc)
+
+        threading.Thread(target=pump, daemon=True, name="slimmer-stream").start()
+        while True:
+            item = pending.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
 
     def readable(self) -> bool:
         return True
@@ -53,7 +81,7 @@ class StreamReader(io.RawIOBase):
     def readinto(self, target) -> int:
         while not self._buffer:
             try:
-                self._buffer = next(self._chunks)
+                self._buffer = memoryview(next(self._chunks))
             except StopIteration:
                 return 0
         size = min(len(target), len(self._buffer))
@@ -114,7 +142,7 @@ class Docker:
             chunks = self.api.get_image(image_id, chunk_size=1 << 20)
         except docker.errors.APIError as exc:
             raise _api_error("exporting the image", image_id, exc) from exc
-        return io.BufferedReader(StreamReader(chunks), buffer_size=1 << 20)
+        return io.BufferedReader(StreamReader(chunks, prefetch=16), buffer_size=1 << 20)
 
     def remove_image(self, image_id: str) -> None:
         try:
