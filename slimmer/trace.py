@@ -373,6 +373,8 @@ def trace_image(docker: Docker, image: ImageInfo, plan: probing.ProbePlan,
     try:
         app.start()
         mode, seconds = continue_mode(plan.run, app.ports)
+        if mode == "exit" and _may_be_a_server(plan, app):
+            mode = _exit_or_listen(app, on_event)
         results: list[ProbeResult] = []
         if mode == "exit":
             results = [replace(r) for r in _run_exec_and_wait(app, plan)]
@@ -421,6 +423,31 @@ def trace_image(docker: Docker, image: ImageInfo, plan: probing.ProbePlan,
         if sigusr1 is not None:
             sigusr1.restore()
         app.remove()
+
+
+LISTEN_GRACE_S = float(os.environ.get("SLIMMER_LISTEN_GRACE", "10"))
+
+
+def _may_be_a_server(plan: probing.ProbePlan, app: AppRun) -> bool:
+    """No EXPOSE and no explicit continue-after: it may still be a server that forgot
+    EXPOSE. Only worth watching when nothing else must run meanwhile (exec probes)."""
+    return (plan.run.continue_after == "auto" and not app.ports and app.docker.is_local()
+            and not any(isinstance(item, (ExecProbe, WaitProbe)) for item in plan.probes))
+
+
+def _exit_or_listen(app: AppRun, on_event: Event) -> str:
+    """For up to LISTEN_GRACE_S: "probes" as soon as the app listens on a TCP port,
+    "exit" when it exits or stays silent (a batch job still working)."""
+    on_event("no EXPOSE: watching whether the app exits or listens")
+    deadline = time.monotonic() + LISTEN_GRACE_S
+    while time.monotonic() < deadline:
+        if not app.alive():
+            return "exit"
+        if app.listening_ports():
+            on_event(f"the app listens on {', '.join(map(str, app.listening_ports()))}: probing it")
+            return "probes"
+        time.sleep(0.2)
+    return "exit"
 
 
 def _run_exec_and_wait(app: AppRun, plan: probing.ProbePlan) -> list[ProbeResult]:

@@ -229,6 +229,15 @@ def test_port_the_app_listens_on_without_expose(builds, unexposed_image):
     assert result.checks()["GET /two.html on port 9090"]["passed"]
 
 
+def test_a_server_without_expose_is_probed_without_flags(builds, unexposed_image):
+    """No EXPOSE, no --continue-after: slimmer sees the listening socket and probes it
+    instead of waiting for a server to exit."""
+    result = builds("unexposed-auto", unexposed_image)
+    result.assert_verified()
+    assert result.probes("http")["GET /two.html on port 9090"]["ok"]
+    assert not result.probes("run"), "treated as a batch job"
+
+
 # --- continue-after and wait probes ------------------------------------------------------------
 
 def test_continue_after_timeout_with_a_wait_seconds_probe(builds, workdir):
