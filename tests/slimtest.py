@@ -77,3 +77,51 @@ def once_per_session(make, docker_client):
     yield get
     for run in done.values():
         subprocess.run(["docker", "rmi", "-f", run.tag], capture_output=True)
+
+
+class SlimProcess:
+    """`slim ARGS...` running in the background, its stderr read line by line, so a test
+    can wait for a stage's log line and then signal it."""
+
+    def __init__(self, *args: str):
+        import threading
+        self.proc = subprocess.Popen([sys.executable, "-m", "slimmer.cli", *args], cwd=REPO, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: list[str] = []
+        self.stdout_parts: list[str] = []
+        self._seen = threading.Condition()
+        self._readers = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=lambda: self.stdout_parts.append(self.proc.stdout.read()),
+                                          daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            with self._seen:
+                self.lines.append(line)
+                self._seen.notify_all()
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, marker: str, timeout: float = 120) -> bool:
+        with self._seen:
+            return self._seen.wait_for(lambda: any(marker in line for line in self.lines), timeout)
+
+    def send_signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Wait for the exit (killing it on timeout); the whole run as a CompletedProcess."""
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        for reader in self._readers:
+            reader.join(10)
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, "".join(self.stdout_parts),
+                                           self.stderr)

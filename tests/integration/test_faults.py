@@ -12,12 +12,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pytest
 
-from tests.slimtest import REPO, slim_cli
+from tests.slimtest import REPO, SlimProcess, slim_cli
 
 pytestmark = pytest.mark.docker
 
@@ -255,25 +254,13 @@ STAGE_MARKERS = {
 
 
 def run_and_signal(args: list[str], marker: str, signum: int, timeout: float = 300) -> tuple[int, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "slimmer.cli", *args], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    lines: list[str] = []
-    sent = threading.Event()
-
-    def read_stderr():
-        for line in proc.stderr:
-            lines.append(line)
-            if marker in line and not sent.is_set():
-                sent.set()
-                proc.send_signal(signum)
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    proc.stdout.read()
-    code = proc.wait(timeout=timeout)
-    reader.join(5)
-    assert sent.is_set(), f"never reached {marker!r}:\n{''.join(lines)[-2000:]}"
-    return code, "".join(lines)
+    run = SlimProcess(*args)
+    reached = run.wait_for(marker, timeout)
+    if reached:
+        run.send_signal(signum)
+    done = run.finish(timeout)
+    assert reached, f"never reached {marker!r}:\n{done.stderr[-2000:]}"
+    return done.returncode, done.stderr
 
 
 @pytest.mark.parametrize("stage", list(STAGE_MARKERS))

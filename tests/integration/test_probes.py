@@ -11,14 +11,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
-import threading
 import time
 
 import pytest
 
-from tests.slimtest import REPO, slim_cli
+from tests.slimtest import REPO, SlimProcess, slim_cli
 
 TAG_REPO = "slimmer-probetest"
 
@@ -267,30 +265,15 @@ def test_continue_after_signal(sample_images, workdir, session_ledger):
     args = ["build", sample_images["static-scratch"], "--tag", f"{TAG_REPO}/scratch-signal:slim",
             "--artifacts", str(workdir / "scratch-signal"), "--report", str(workdir / "scratch-signal.report.json"),
             "--continue-after", "signal"]
-    proc = subprocess.Popen([sys.executable, "-m", "slimmer.cli", *args], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stderr: list[str] = []
-    waiting = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            stderr.append(line)
-            if "waiting for SIGUSR1" in line:
-                waiting.set()
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert waiting.wait(120), "".join(stderr)
+    run = SlimProcess(*args)
+    waiting = run.wait_for("waiting for SIGUSR1", 120)
+    if waiting:
         time.sleep(2)
-        assert proc.poll() is None, "slim did not wait for the signal:\n" + "".join(stderr)
-        os.kill(proc.pid, signal.SIGUSR1)
-        stdout, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(5)
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "".join(stderr))
+        still_waiting = run.proc.poll() is None
+        run.send_signal(signal.SIGUSR1)
+    done = run.finish(120)
+    assert waiting, done.stderr
+    assert still_waiting, "slim did not wait for the signal:\n" + done.stderr
     result = Build("scratch-signal", workdir, "", proc=done)
     result.assert_verified()
     assert result.probes("http")["GET / on port 8080"]["ok"]
