@@ -35,12 +35,15 @@ def docker_client():
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind(request):
-    """After the session, no container created by slimmer (label slimmer.session) remains."""
-    yield
-    if not any("integration" in str(item.fspath) or "sensor" in str(item.fspath)
-               for item in request.session.items):
-        return
+    """After the session: no container created by slimmer (label slimmer.session) remains,
+    and no anonymous volume appeared that nobody removed (an image's VOLUME)."""
     import docker
+    uses_docker = any("integration" in str(item.fspath) or "sensor" in str(item.fspath)
+                      for item in request.session.items)
+    volumes_before = _dangling_volumes() if uses_docker else set()
+    yield
+    if not uses_docker:
+        return
     try:
         client = docker.from_env()
         leftovers = client.containers.list(all=True, filters={"label": "slimmer.session"})
@@ -49,6 +52,16 @@ def nothing_left_behind(request):
     # Reported, not removed: on a shared machine they may belong to a run still going.
     names = [c.name for c in leftovers]
     assert not names, f"slimmer left containers behind: {names}"
+    new_volumes = _dangling_volumes() - volumes_before
+    assert not new_volumes, f"volumes left behind: {sorted(new_volumes)}"
+
+
+def _dangling_volumes() -> set[str]:
+    import docker
+    try:
+        return {v["Name"] for v in docker.from_env().api.volumes(filters={"dangling": True}).get("Volumes") or []}
+    except docker.errors.DockerException:
+        return set()
 
 
 @pytest.fixture

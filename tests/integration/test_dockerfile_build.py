@@ -119,7 +119,7 @@ def test_slim_image_holds_exactly_the_keep_set(built):
                 members[posixpath.normpath("/" + member.name)] = member
         assert proc.wait() == 0
     finally:
-        docker("rm", "-f", container)
+        docker("rm", "-f", "-v", container)
     # Docker adds its own mount points and runtime files to every container's export
     docker_made = {"/", "/.dockerenv", "/dev", "/dev/console", "/dev/pts", "/dev/shm", "/etc/hostname",
                    "/etc/hosts", "/etc/mtab", "/etc/resolv.conf", "/proc", "/sys"}

@@ -54,7 +54,7 @@ def export_index(image: str) -> tuple[ImageIndex, dict[str, bytes]]:
         assert proc.wait() == 0
         return ImageIndex(entries), texts
     finally:
-        docker("rm", "-f", container)
+        docker("rm", "-f", "-v", container)
 
 
 @pytest.fixture(scope="module")

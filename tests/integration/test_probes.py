@@ -85,7 +85,7 @@ def docker_run(client, image: str, *command: str) -> tuple[int, bytes]:
         code = container.wait(timeout=60)["StatusCode"]
         return code, container.logs(stdout=True, stderr=False)
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 # --- exec probes -----------------------------------------------------------------------

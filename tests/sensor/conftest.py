@@ -96,7 +96,7 @@ def docker_ledger(docker_client):
     """Removes every container and image with this run's label at the end."""
     yield docker_client
     for container in docker_client.containers.list(all=True, filters={"label": LABEL_FILTER}):
-        container.remove(force=True)
+        container.remove(force=True, v=True)
     for image in docker_client.images.list(filters={"label": LABEL_FILTER}):
         docker_client.images.remove(image.id, force=True)
 
@@ -162,7 +162,7 @@ class Traced:
         return sensor.parse_log(files)
 
     def remove(self) -> None:
-        self.container.remove(force=True)
+        self.container.remove(force=True, v=True)
 
 
 @pytest.fixture

@@ -170,4 +170,4 @@ def test_collect_round_trips_a_tree_in_a_container(docker_ledger, debian_image, 
         assert original["/setuid"][1] & 0o7777 == 0o4755
         assert original["/sub/hardlink"][0] == tarfile.LNKTYPE
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)

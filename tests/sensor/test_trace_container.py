@@ -113,7 +113,7 @@ def test_zombie_check_sees_zombies_of_an_app_that_is_pid_1(docker_ledger, scratc
     try:
         sleep_until(lambda: len(zombies_in(container)) == 3, 10, "three zombies")
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 @pytest.mark.parametrize("image_fixture", IMAGES)
