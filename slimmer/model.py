@@ -223,13 +223,40 @@ Probe = HttpProbe | ExecProbe | WaitProbe
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """How the app is run: the image's own config unless overridden."""
+class Mount:
+    """One --volume / --tmpfs of the run context (docker run's meaning)."""
 
-    command: tuple[str, ...] | None = None   # replaces CMD (the --run ARGS)
-    env: tuple[tuple[str, str], ...] = ()
+    target: str                    # absolute path in the container
+    source: str = ""               # host path (bind), volume name (volume), "" (tmpfs, anonymous volume)
+    kind: str = "bind"             # "bind" | "volume" | "tmpfs"
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """How the app is run: the image's own config unless overridden (the run context).
+
+    The run context applies to the traced run, exec probes and verification alike,
+    and is never baked into the slim image. Env values are secrets: print
+    `masked_env()`, never `env`.
+    """
+
+    command: tuple[str, ...] | None = None   # replaces CMD (the --run ARGS, --cmd)
+    env: tuple[tuple[str, str], ...] = ()     # added to the image's ENV, in order
     user: str | None = None
     continue_after: str = "auto"              # probes | exit | timeout=S | signal | auto
+    entrypoint: tuple[str, ...] | None = None  # replaces ENTRYPOINT; () clears it
+    workdir: str | None = None
+    networks: tuple[str, ...] = ()            # user networks to attach, first one at create time
+    network_aliases: tuple[str, ...] = ()     # the app's names on those networks
+    hosts: tuple[tuple[str, str], ...] = ()   # --add-host NAME:IP
+    mounts: tuple[Mount, ...] = ()            # --volume, --tmpfs
+
+    def masked_env(self) -> tuple[str, ...]:
+        return tuple(f"{key}=***" for key, _ in self.env)
+
+    def mount_targets(self) -> tuple[str, ...]:
+        return tuple(mount.target for mount in self.mounts)
 
 
 @dataclass(frozen=True)
