@@ -230,6 +230,7 @@ class Mount:
     source: str = ""               # host path (bind), volume name (volume), "" (tmpfs, anonymous volume)
     kind: str = "bind"             # "bind" | "volume" | "tmpfs"
     read_only: bool = False
+    options: str = ""              # tmpfs only: "size=64m,mode=1777" (docker run --tmpfs DST:OPTIONS)
 
 
 @dataclass(frozen=True)
