@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import traceback
@@ -30,25 +29,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"slim: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
-    except _docker_errors() as exc:   # the daemon failed under us (a container removed by hand, a restart)
-        if getattr(args, "debug", False):
-            traceback.print_exc()
-        print(f"slim: error: the Docker daemon failed during the run: {exc}\n"
-              "  next step: retry; if it happens again, check the daemon's log (journalctl -u docker)",
-              file=sys.stderr)
-        return ExitCode.FAILED
     except Exception as exc:  # a bug: say so, keep the traceback behind --debug
         if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"slim: internal error: {type(exc).__name__}: {exc}\n"
               "  next step: rerun with --debug and report the traceback", file=sys.stderr)
         return ExitCode.FAILED
-
-
-def _docker_errors() -> tuple[type[BaseException], ...]:
-    import docker.errors
-    import requests
-    return (docker.errors.DockerException, requests.exceptions.ConnectionError)
 
 
 def _sigterm_raises_keyboard_interrupt() -> None:
@@ -117,6 +103,8 @@ def add_build_parser(commands) -> None:
     sub.add_argument("--report", metavar="FILE", help="write the JSON report here")
     sub.add_argument("--html", metavar="FILE", help="write an HTML before/after picture")
     sub.add_argument("--no-verify", action="store_true", help="skip replaying probes on the slim image")
+    sub.add_argument("--no-repair", action="store_true",
+                     help="fail when the slim app reaches a removed file, instead of keeping it and rebuilding")
     sub.add_argument("--json", action="store_true", help="print the JSON report to stdout")
     _common(sub)
     sub.set_defaults(handler=run_build)
@@ -129,6 +117,7 @@ def run_build(args) -> int:
     from .model import ExecProbe, KeepOptions
     from .pipeline import BuildRequest, build_slim_image
     from . import probe as probing
+    from .progress import BuildProgress
     from .report import render_summary
 
     plan = probing.load_probe_file(args.probe_file) if args.probe_file else probing.ProbePlan()
@@ -154,11 +143,13 @@ def run_build(args) -> int:
     request = BuildRequest(
         image=args.image, plan=plan, runs=runs, tag=args.tag,
         keep=KeepOptions(include=tuple(args.include_path), exclude=tuple(args.exclude_path), rules=rules),
-        artifacts_dir=args.artifacts, verify=not args.no_verify,
+        artifacts_dir=args.artifacts, verify=not args.no_verify, repair=not args.no_repair,
         max_size=args.max_size, min_ratio=args.min_ratio)
-    progress = _BuildProgress(quiet=args.json)
-    outcome = build_slim_image(request, on_event=progress)
-    progress.close()
+    progress = BuildProgress(quiet=args.json)
+    try:
+        outcome = build_slim_image(request, emit=progress)
+    finally:
+        progress.close()
     doc = outcome.report
     report_path = args.report or os.path.join(doc.artifacts, "slim.report.json")
     _write_output(report_path, doc.to_json(), "--report FILE")
@@ -174,75 +165,6 @@ def run_build(args) -> int:
             print(f"slim: error: {failure}", file=sys.stderr)
         return ExitCode.FAILED
     return ExitCode.OK
-
-
-class _BuildProgress:
-    """Turns pipeline events into log lines on stderr and tqdm bars: one for the
-    probes (and the crawl) of each trace or verify run, one for the build steps.
-
-    Probe events read "probe N/M NAME: RESULT" (M grows while a crawl finds pages);
-    crawl events read "crawl PORT PATH".
-    """
-
-    _PROBE = re.compile(r"probe (\d+)/(\d+) (.*)")
-    _CRAWL = re.compile(r"crawl (\d+) (.*)")
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.bar = None
-        self.bar_kind = None
-        self.stage = None
-
-    def __call__(self, stage: str, message: str) -> None:
-        if stage == "build" and message.startswith("Step "):
-            self._build_step(message)
-            return
-        if stage == "build" and not message.startswith("building"):
-            return
-        probe = self._PROBE.fullmatch(message)
-        if probe:
-            self._probe_step(stage, int(probe.group(1)), int(probe.group(2)), probe.group(3))
-            return
-        crawl = self._CRAWL.fullmatch(message)
-        if crawl:
-            self._open_bar(f"{stage} probes", f"[{stage}] probes", total=1)
-            self.bar.set_postfix_str(f"crawl :{crawl.group(1)} {crawl.group(2)}"[:60])
-            return
-        if self.bar is not None and stage != "build":
-            self.close()
-        print(f"[{stage}] {message}", file=sys.stderr)
-
-    def _open_bar(self, kind: str, desc: str, total: int) -> None:
-        from tqdm import tqdm
-        if self.bar_kind != kind:
-            self.close()
-        if self.bar is None:
-            self.bar = tqdm(total=total, desc=desc, file=sys.stderr, disable=self.quiet, leave=False,
-                            unit="probe")
-            self.bar_kind = kind
-
-    def _probe_step(self, stage: str, done: int, total: int, text: str) -> None:
-        self._open_bar(f"{stage} probes", f"[{stage}] probes", total=total)
-        if self.bar.total != total:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
-        self.bar.set_postfix_str(text[:60])
-        if ": FAILED" in text:
-            self.bar.write(f"[{stage}] probe {done}/{total} {text}", file=sys.stderr)
-
-    def _build_step(self, line: str) -> None:
-        match = re.match(r"Step (\d+)/(\d+) : (.*)", line.strip())
-        if not match:
-            return
-        self._open_bar("build", "[build]", total=int(match.group(2)))
-        self.bar.set_postfix_str(match.group(3)[:50])
-        self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-            self.bar_kind = None
 
 
 def _write_output(path: str, text: str, flag: str) -> None:

@@ -6,6 +6,7 @@ removed by `cleanup()`, also after a failure or Ctrl-C.
 """
 from __future__ import annotations
 
+import functools
 import io
 import re
 import tarfile
@@ -17,7 +18,9 @@ import docker
 import docker.errors
 import requests
 
-from .errors import BadInput, DockerUnavailable, SlimError
+from .errors import BadInput, DaemonFailed, DockerUnavailable, SlimError
+from .events import BuildStep
+from .model import RunSpec
 
 SESSION_LABEL = "slimmer.session"
 
@@ -90,6 +93,31 @@ class StreamReader(io.RawIOBase):
         return size
 
 
+def _translate_errors(cls):
+    """docker-py's own choke point, here: every public method of the adapter raises
+    slimmer's errors only. Method bodies translate what they expect (not found,
+    API errors with a value); anything else from the SDK or the transport becomes
+    DaemonFailed here, so no SDK exception ever leaves this module."""
+    def wrap(method):
+        @functools.wraps(method)
+        def translated(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except SlimError:
+                raise
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise DaemonFailed("the Docker daemon failed during the run", str(exc).splitlines()[0][:300] if str(exc)
+                                   else type(exc).__name__,
+                                   "retry; if it happens again, check the daemon's log (journalctl -u docker)") from exc
+        return translated
+
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_") and not isinstance(member, type):
+            setattr(cls, name, wrap(member))
+    return cls
+
+
+@_translate_errors
 class Docker:
     """A Docker client with a ledger of what this session created."""
 
@@ -99,14 +127,23 @@ class Docker:
         self._containers: list[str] = []
         self._images: list[str] = []
         self._volumes: list[str] = []
-        try:
-            self.client = client or docker.from_env(timeout=300)
-            self.client.ping()
-        except docker.errors.DockerException as exc:
-            raise _unavailable(exc) from exc
-        except requests.exceptions.RequestException as exc:
-            raise _unavailable(exc) from exc
-        self.api = self.client.api
+        self._client = client
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The SDK client, connected (and the daemon pinged) on first use."""
+        if self._client is None:
+            try:
+                client = docker.from_env(timeout=300)
+                client.ping()
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise _unavailable(exc) from exc
+            self._client = client
+        return self._client
+
+    @property
+    def api(self) -> docker.APIClient:
+        return self.client.api
 
     @property
     def labels(self) -> dict[str, str]:
@@ -129,6 +166,9 @@ class Docker:
                 f"build or pull it first (docker pull {reference}); list local images with docker images") from exc
         except docker.errors.APIError as exc:
             raise _api_error("inspecting the image", reference, exc) from exc
+
+    def image_size(self, image_id: str) -> int:
+        return int(self.inspect_image(image_id).get("Size") or 0)
 
     def image_history(self, image_id: str) -> list[dict]:
         try:
@@ -163,16 +203,19 @@ class Docker:
     # --- containers -------------------------------------------------------------
 
     def create_container(self, image: str, *, command=None, entrypoint=None, user=None,
-                         environment=None, working_dir=None, ports: Iterable[int] = (),
+                         run: RunSpec | None = None, ports: Iterable[int] = (),
                          name_hint: str = "run", extra_labels: dict | None = None,
                          stop_signal: str | None = None) -> str:
+        """Create (not start) a container of IMAGE with this session's label. RUN is the
+        user's run context (env, workdir; see docs/RUN-CONTEXT.md)."""
+        run = run or RunSpec()
         port_bindings = {f"{port}/tcp": ("127.0.0.1", None) for port in ports}
         host_config = self.api.create_host_config(port_bindings=port_bindings or None)
         labels = dict(self.labels, **(extra_labels or {}))
         try:
             created = self.api.create_container(
                 image, command=command, entrypoint=entrypoint, user=user or "",
-                environment=environment, working_dir=working_dir or None,
+                environment=[f"{k}={v}" for k, v in run.env] or None, working_dir=run.workdir or None,
                 ports=[f"{p}/tcp" for p in ports] or None, host_config=host_config,
                 labels=labels, name=f"slimmer-{self.session}-{name_hint}-{uuid.uuid4().hex[:6]}",
                 stop_signal=stop_signal or None, detach=True)
@@ -258,6 +301,13 @@ class Docker:
             return ""
         return raw.decode("utf-8", "replace")
 
+    def stdout(self, container_id: str) -> bytes:
+        """Everything the container wrote to stdout (a batch app's output)."""
+        try:
+            return self.api.logs(container_id, stdout=True, stderr=False)
+        except docker.errors.APIError:
+            return b""
+
     def exec_run(self, container_id: str, argv: list[str], user: str | None = None,
                  environment: dict | None = None, workdir: str | None = None) -> tuple[int, bytes]:
         try:
@@ -285,11 +335,12 @@ class Docker:
 
     # --- build -------------------------------------------------------------------
 
-    def build(self, context_dir: str, tag: str, on_line: Callable[[str], None] | None = None) -> str:
+    def build(self, context_dir: str, tag: str, on_step: Callable[[BuildStep], None] | None = None) -> str:
         """docker build of CONTEXT_DIR/Dockerfile (legacy builder); returns the image id.
 
         Intermediate images of this build are removed afterwards; the cache is not
-        used so that removing them never touches another build's images.
+        used so that removing them never touches another build's images. The
+        builder's "Step N/M : INSTRUCTION" lines reach ON_STEP as BuildStep events.
         """
         image_id = None
         intermediate: list[str] = []
@@ -299,15 +350,15 @@ class Docker:
                                         nocache=True, decode=True, labels=None):
                 if "stream" in event:
                     line = event["stream"]
-                    step = re.match(r"Step \d+/\d+ : (\w+)", line)
+                    step = re.match(r"Step (\d+)/(\d+) : ((\w+).*)", line.strip())
                     if step:
-                        after_from = step.group(1).upper() == "FROM"
+                        after_from = step.group(4).upper() == "FROM"
+                        if on_step:
+                            on_step(BuildStep(int(step.group(1)), int(step.group(2)), step.group(3)))
                     match = re.match(r"\s*---> ([0-9a-f]{12})\s*$", line)
                     # The id printed after a FROM step is an existing image (the original!)
                     if match and not after_from:
                         intermediate.append(match.group(1))
-                    if on_line:
-                        on_line(line)
                 if "aux" in event and "ID" in event["aux"]:
                     image_id = event["aux"]["ID"]
                 if "error" in event:

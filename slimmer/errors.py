@@ -46,6 +46,10 @@ class DockerUnavailable(SlimError):
     """The Docker daemon cannot be reached or refuses us."""
 
 
+class DaemonFailed(SlimError):
+    """The Docker daemon failed under us mid-run (a restart, a container removed by hand)."""
+
+
 class SensorError(SlimError):
     """The sensor binary is missing, cannot run, or wrote a log we cannot read."""
 

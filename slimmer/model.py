@@ -15,9 +15,14 @@ directory is "/".
 """
 from __future__ import annotations
 
+import posixpath
+from bisect import bisect_left, bisect_right
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Mapping
+from functools import cached_property
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
 
 # --- inspect -----------------------------------------------------------------
@@ -121,6 +126,44 @@ class FsEntry:
     mtime: int = 0
     elf: ElfInfo | None = None
     shebang: str | None = None  # the first line after "#!" for scripts, stripped
+    # layers below `layer` that wrote this path too, bottom first: their versions are
+    # hidden by this one (a COPY, then a RUN chmod); a whiteout's deletion starts afresh
+    earlier_layers: tuple[int, ...] = ()
+
+    @property
+    def written_by(self) -> tuple[int, ...]:
+        """Every layer that wrote this path, bottom first; the last one is `layer`."""
+        return self.earlier_layers + (self.layer,)
+
+
+MAX_SYMLINKS = 40                      # the kernel's ELOOP bound
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a path leads in the image: its real path (None when it does not
+    exist) and every symlink met on the way, in order."""
+
+    path: str | None
+    symlinks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PathTree:
+    """The paths of an index in sorted order and each directory's children (sorted),
+    built once from the entries by `PathTree.of`."""
+
+    sorted_paths: tuple[str, ...]
+    children: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, paths: Iterable[str]) -> "PathTree":
+        ordered = tuple(sorted(paths))
+        kids: dict[str, list[str]] = {}
+        for path in ordered:           # sorted, so each directory's children come sorted
+            if path != "/":
+                kids.setdefault(posixpath.dirname(path), []).append(path)
+        return cls(ordered, MappingProxyType({d: tuple(k) for d, k in kids.items()}))
 
 
 @dataclass(frozen=True)
@@ -130,6 +173,9 @@ class ImageIndex:
     contents holds the bytes of the few small files the keep rules read
     (scripts, ld.so.conf, nsswitch.conf, Python RECORD files), captured while
     the layers streamed by so no second pass over the image is needed.
+
+    entries never change once the index is made: the sorted paths and children
+    (`under`, `children`) are derived from them once, on first use.
     """
 
     entries: Mapping[str, FsEntry]
@@ -144,6 +190,68 @@ class ImageIndex:
     def __len__(self) -> int:
         return len(self.entries)
 
+    @cached_property
+    def tree(self) -> PathTree:
+        """Sorted paths and children, computed once (no field of the index changes)."""
+        return PathTree.of(self.entries)
+
+    @property
+    def sorted_paths(self) -> tuple[str, ...]:
+        return self.tree.sorted_paths
+
+    def under(self, directory: str) -> tuple[str, ...]:
+        """Every path strictly under `directory`, sorted (not the directory itself)."""
+        directory = _absolute(directory)
+        prefix = directory.rstrip("/") + "/"
+        paths = self.tree.sorted_paths
+        # "0" sorts right after "/": the first path past the directory's subtree
+        return paths[bisect_right(paths, prefix):bisect_left(paths, prefix[:-1] + "0")]
+
+    def children(self, directory: str) -> tuple[str, ...]:
+        """The paths directly inside `directory`, sorted."""
+        return self.tree.children.get(_absolute(directory), ())
+
+    def resolve(self, path: str, follow_last: bool = True) -> Resolution:
+        """Resolve `path` component by component, like the kernel's path walk:
+        symlinks anywhere (the last component's only with `follow_last`), ".."
+        after a symlink applies to the link's target, at most MAX_SYMLINKS links."""
+        symlinks: list[str] = []
+        pending = deque(part for part in path.split("/") if part)
+        current = "/"
+        hops = 0
+        while pending:
+            name = pending.popleft()
+            if name == ".":
+                continue
+            if name == "..":
+                current = posixpath.dirname(current) if current != "/" else "/"
+                continue
+            candidate = posixpath.join(current, name)
+            entry = self.entries.get(candidate)
+            if entry is None:
+                return Resolution(None, tuple(symlinks))
+            if entry.type is EntryType.SYMLINK and (pending or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    return Resolution(None, tuple(symlinks))
+                if candidate not in symlinks:
+                    symlinks.append(candidate)
+                target = entry.link_target or ""
+                if target.startswith("/"):
+                    current = "/"
+                pending.extendleft(reversed([part for part in target.split("/") if part]))
+                continue
+            if pending and entry.type is not EntryType.DIR:
+                return Resolution(None, tuple(symlinks))
+            current = candidate
+        if current != "/" and current not in self.entries:
+            return Resolution(None, tuple(symlinks))
+        return Resolution(current, tuple(symlinks))
+
+
+def _absolute(directory: str) -> str:
+    return posixpath.normpath("/" + directory.lstrip("/"))
+
 
 # --- trace -------------------------------------------------------------------
 
@@ -152,6 +260,7 @@ class TracedPath:
     path: str
     syscalls: frozenset[str]
     write: bool                # opened for write/create, or mkdir/unlink/rename/... on it
+    logs: frozenset[str] = frozenset()   # the sensor log files that recorded it (trace.N.log, run.N.log)
 
 
 @dataclass(frozen=True)
@@ -183,6 +292,7 @@ class HttpProbe:
     expect_json: object = None         # JSON subset the body must contain
     repeat: int = 1
     scheme: str = "http"
+    compare: str = "auto"              # "exact": a different body fails verification, not only warns
 
     @property
     def name(self) -> str:
@@ -197,6 +307,7 @@ class ExecProbe:
     user: str | None = None            # None: the image's USER
     expect_exit: int | None = 0
     expect_output: str | None = None
+    compare: str = "auto"              # "exact": a different output fails verification, not only warns
 
     @property
     def name(self) -> str:
@@ -272,12 +383,14 @@ class ProbeResult:
     stable: bool = True        # False when two runs of the original differed: compare status only
     port: int | None = None
     probe: object = None       # the concrete probe (HttpProbe/ExecProbe/...) to replay in verify
+    runs: int = 1              # how many times in a row it ran; verify replays the same number
 
 
 # --- keep --------------------------------------------------------------------
 
 class KeepReason(str, Enum):
     TRACED = "traced"
+    REPAIRED = "repaired"      # a removed path the verifier found a probe needs
     SYMLINK = "symlink"
     PARENT = "parent"
     ELF = "elf"
@@ -307,6 +420,11 @@ class KeepOptions:
     include: tuple[str, ...] = ()          # globs
     exclude: tuple[str, ...] = ()          # globs
     rules: Mapping[str, bool] = field(default_factory=dict)   # --keep-rule NAME=on|off
+    # (path, probe name): paths the verifier found missing, kept with their closures
+    repaired: tuple[tuple[str, str], ...] = ()
+    app_layer_max_bytes: int = 50 * 1000 * 1000     # a larger COPY/ADD layer is not app files
+    plugin_max_bytes: int = 1000 * 1000             # new bytes a plugin may bring with its closure
+    program_data_max_bytes: int = 32 * 1000 * 1000  # a larger program data tree is not kept whole
 
 
 @dataclass(frozen=True)
@@ -350,12 +468,15 @@ class ProbeCheck:
     original: ProbeResult
     slim: ProbeResult | None
     reason: str = ""
+    warning: str = ""          # passed, but the answer differs from the original's
 
 
 @dataclass(frozen=True)
 class Verification:
     checks: tuple[ProbeCheck, ...]
     slim_logs: str = ""
+    repairs: tuple[tuple[int, str, str], ...] = ()   # (round, path, probe) kept after the slim app reached them
+    reached_removed: tuple[tuple[str, str], ...] = ()  # (path, probe) still missing when verification ended
 
     @property
     def passed(self) -> bool:

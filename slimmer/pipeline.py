@@ -1,6 +1,6 @@
 """`slim build` as a story: inspect, index and trace, keep, write the Dockerfile,
-build, verify, report. Each stage is its own module; this file only orders them,
-times them and makes sure everything temporary is removed.
+build, verify (and repair), report. Each stage is its own module; this file only
+orders them, times them and makes sure everything temporary is removed.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from . import __version__
 from . import build as build_stage
@@ -23,11 +22,15 @@ from . import sensor
 from . import trace as trace_stage
 from . import verify as verify_stage
 from .docker_api import Docker
+from .dockerport import DockerPort
 from .errors import BadInput, SlimError
-from .model import ImageIndex, KeepOptions, RunSpec, TraceLog, TracedPath, Verification
-from .probe import ProbePlan
+from .events import Emit, Repaired, StageStarted, ignore
+from .model import (ImageIndex, KeepOptions, ProbeCheck, ProbeResult, RunSpec, TraceLog, TracedPath,
+                    Verification)
+from .probefile import ProbePlan
+from .textfmt import indent
 
-Event = Callable[[str, str], None]   # (stage, message)
+MAX_REPAIR_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class BuildRequest:
     keep: KeepOptions = field(default_factory=KeepOptions)
     artifacts_dir: str | None = None
     verify: bool = True
+    repair: bool = True                     # --no-repair: a removed file the slim app reaches fails instead
     max_size: int | None = None
     min_ratio: float | None = None
 
@@ -69,12 +73,11 @@ class _Timer:
         return dict(self.timings, total_s=round(time.monotonic() - self.start, 2))
 
 
-def build_slim_image(request: BuildRequest, on_event: Event = lambda stage, msg: None,
-                     docker: Docker | None = None) -> BuildOutcome:
+def build_slim_image(request: BuildRequest, emit: Emit = ignore, docker: DockerPort | None = None) -> BuildOutcome:
     docker = docker or Docker()
     timer = _Timer()
     try:
-        return _build(docker, request, on_event, timer)
+        return _build(docker, request, emit, timer)
     finally:
         # A second Ctrl-C (or CI's SIGTERM) must not cut the cleanup short.
         with _signals_deferred():
@@ -101,11 +104,20 @@ class _signals_deferred:
         return False
 
 
-def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer) -> BuildOutcome:
+@dataclass
+class _Slim:
+    """The slim image as it stands: its keep set, artifacts and build (repair replaces them)."""
+    options: KeepOptions
+    keep_set: object
+    artifacts: object
+    built: object
+
+
+def _build(docker: DockerPort, request: BuildRequest, emit: Emit, timer: _Timer) -> BuildOutcome:
     """The story of one `slim build`."""
     sensor.sensor_path()   # fail early, with how to build it, when the binary is missing
     with timer.stage("inspect"):
-        on_event("inspect", f"inspecting {request.image}")
+        emit(StageStarted("inspect", f"inspecting {request.image}"))
         image = inspect_stage.inspect_image(docker, request.image)
     check_platform(image)
     tag = request.tag or inspect_stage.default_slim_tag(image)
@@ -113,49 +125,87 @@ def _build(docker: Docker, request: BuildRequest, on_event: Event, timer: _Timer
     # The index streams `docker save` while the app runs under the sensor.
     indexer = _Indexer(docker, image.id, timer)
     with timer.stage("trace"):
-        runs = trace_runs(docker, image, request, on_event)
+        runs = trace_runs(docker, image, request, emit)
     index = indexer.result()
     trace = merge_traces([traced.trace for _, traced in runs])
 
-    with timer.stage("keep"):
-        on_event("keep", f"computing the keep set from {len(trace.paths)} traced paths")
-        keep_set = compute_keep_set(docker, image, index, trace, request.keep)
-    with timer.stage("dockerfile"):
-        artifacts = write_artifacts(request.artifacts_dir, image, keep_set, index)
-    with timer.stage("build"):
-        on_event("build", f"building {tag}")
-        built = build_stage.build_slim_image(docker, artifacts, tag, on_line=lambda line: on_event("build", line))
-    # Until it is verified (and passes the gates) the slim image is temporary: a failed
-    # or interrupted run must not leave an image a later CI step could push.
-    docker.track_image(tag)
-
+    slim = _Slim(request.keep, None, None, None)
+    make_slim_image(docker, image, index, trace, slim, request, tag, emit, timer)
     verification = None
     if request.verify:
-        with timer.stage("verify"):
-            verification = verify_runs(docker, image, built, runs, on_event)
-    gates = evaluate_gates(image.size_bytes, built.size_bytes, request.max_size, request.min_ratio)
+        verification = verify_and_repair(docker, image, index, trace, slim, runs, request, tag, emit, timer)
+    built = slim.built
+    gates = report_stage.evaluate_gates(image.size_bytes, built.size_bytes, request.max_size, request.min_ratio)
     failures = failure_messages(verification, gates)
-    doc = make_report(image, built, index, trace, keep_set, runs, verification, gates, timer,
-                      artifacts, failures)
+    doc = report_stage.make_report(image, built, index, trace, slim.keep_set, runs, verification, gates,
+                                   timer.total(), slim.artifacts, failures)
     if failures:
-        failures.append(f"the slim image {tag} was removed; rebuild it to investigate: docker build {artifacts.directory}")
+        failures.append(f"the slim image {tag} was removed; rebuild it to investigate: "
+                        f"docker build {slim.artifacts.directory}")
     else:
         docker.untrack_image(tag)
     return BuildOutcome(report=doc, failures=failures)
 
 
-def trace_runs(docker: Docker, image, request: BuildRequest, on_event: Event):
+def make_slim_image(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, slim: _Slim,
+                    request: BuildRequest, tag: str, emit: Emit, timer: _Timer) -> None:
+    """keep -> dockerfile -> build, for the keep options in SLIM (again after a repair)."""
+    with timer.stage("keep"):
+        emit(StageStarted("keep", f"computing the keep set from {len(trace.paths)} traced paths"))
+        slim.keep_set = compute_keep_set(docker, image, index, trace, slim.options)
+    with timer.stage("dockerfile"):
+        slim.artifacts = write_artifacts(slim.artifacts.directory if slim.artifacts else request.artifacts_dir,
+                                         image, slim.keep_set, index)
+    with timer.stage("build"):
+        emit(StageStarted("build", f"building {tag}"))
+        previous = slim.built
+        slim.built = build_stage.build_slim_image(docker, slim.artifacts, tag, emit)
+        if previous is not None and previous.id != slim.built.id:
+            docker.remove_image(previous.id)    # the tag moved to the repaired image
+    # Until it is verified (and passes the gates) the slim image is temporary: a failed
+    # or interrupted run must not leave an image a later CI step could push.
+    docker.track_image(tag)
+
+
+def verify_and_repair(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, slim: _Slim, runs,
+                      request: BuildRequest, tag: str, emit: Emit, timer: _Timer) -> Verification:
+    """Verify; when the slim app reached files the slim image lacks, keep them (with their
+    closures), rebuild and verify again, up to MAX_REPAIR_ROUNDS times (--no-repair: fail)."""
+    repairs: list[tuple[int, str, str]] = []
+    for round_number in range(1, MAX_REPAIR_ROUNDS + 2):
+        with timer.stage("verify"):
+            emit(StageStarted("verify", f"replaying the probes against {tag} under the sensor"))
+            checks, logs, reached = verify_runs(docker, image, index, slim, runs, emit)
+        if not reached:
+            return Verification(tuple(checks), logs, repairs=tuple(repairs))
+        if not request.repair or round_number > MAX_REPAIR_ROUNDS:
+            checks += [_removed_check(path, probe) for path, probe in reached]
+            return Verification(tuple(checks), logs, repairs=tuple(repairs), reached_removed=tuple(reached))
+        emit(Repaired(round_number, tuple(path for path, _ in reached)))
+        repairs += [(round_number, path, probe) for path, probe in reached]
+        slim.options = replace(slim.options, repaired=tuple(slim.options.repaired) + tuple(reached))
+        make_slim_image(docker, image, index, trace, slim, request, tag, emit, timer)
+    raise AssertionError("unreachable")
+
+
+def _removed_check(path: str, probe: str) -> ProbeCheck:
+    result = ProbeResult(name=probe, kind="file", ok=False, error=f"{path} was removed")
+    return ProbeCheck(f"file {path}", False, result, result,
+                      f"the slim app reached {path}, which the original image has and the slim image lacks "
+                      f"(reached by {probe}); keep it with --include-path {path}, or drop --no-repair")
+
+
+def trace_runs(docker: DockerPort, image, request: BuildRequest, emit: Emit):
     """One traced run per --run variant (or the plan's own run): [(run, TraceResult)]."""
     runs = []
     for run in request.runs or (request.plan.run,):
-        on_event("trace", f"running {image.reference} under the sensor")
-        traced = trace_stage.trace_image(docker, image, replace(request.plan, run=run),
-                                         on_event=lambda m: on_event("trace", m))
+        emit(StageStarted("trace", f"running {image.reference} under the sensor"))
+        traced = trace_stage.trace_image(docker, image, replace(request.plan, run=run), emit=emit)
         runs.append((run, traced))
     return runs
 
 
-def compute_keep_set(docker: Docker, image, index: ImageIndex, trace: TraceLog, options: KeepOptions):
+def compute_keep_set(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, options: KeepOptions):
     reader = docker.file_reader(image.id)
 
     def read_file(path: str) -> bytes | None:
@@ -168,16 +218,20 @@ def compute_keep_set(docker: Docker, image, index: ImageIndex, trace: TraceLog, 
         reader.close()
 
 
-def verify_runs(docker: Docker, image, built, runs, on_event: Event) -> Verification:
-    checks = []
+def verify_runs(docker: DockerPort, image, index: ImageIndex, slim: _Slim, runs, emit: Emit):
+    """Each run variant replayed on the slim image: (checks, slim log tail, [(removed path, probe)])."""
+    checks: list[ProbeCheck] = []
     slim_logs = ""
+    reached: dict[str, str] = {}
     for run, traced in runs:
-        on_event("verify", f"replaying {len(traced.results)} probes against {built.tag}")
-        verification = verify_stage.verify_image(docker, image, built, run, traced.results,
-                                                 on_event=lambda m: on_event("verify", m))
-        checks.extend(verification.checks)
-        slim_logs = slim_logs or ("" if verification.passed else verification.slim_logs)
-    return Verification(tuple(checks), slim_logs)
+        slim_run = verify_stage.verify_image(docker, image, slim.built, run, traced.results,
+                                             original_logs=traced.logs, emit=emit)
+        checks.extend(slim_run.verification.checks)
+        if not slim_run.verification.passed:
+            slim_logs = slim_logs or slim_run.verification.slim_logs
+        for path, probe in verify_stage.removed_reached(slim_run, index, slim.keep_set, run.mount_targets()):
+            reached.setdefault(path, probe)
+    return checks, slim_logs, sorted(reached.items())
 
 
 def failure_messages(verification: Verification | None, gates) -> list[str]:
@@ -185,33 +239,9 @@ def failure_messages(verification: Verification | None, gates) -> list[str]:
     if verification is not None and not verification.passed:
         failed = [c for c in verification.checks if not c.passed]
         failures.insert(0, "verification failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failed)
-                        + ("\n  last log lines of the slim container:\n" + _indent(verification.slim_logs)
+                        + ("\n  last log lines of the slim container:\n" + indent(verification.slim_logs)
                            if verification.slim_logs else ""))
     return failures
-
-
-def make_report(image, built, index, trace, keep_set, runs, verification, gates, timer, artifacts,
-                failures) -> report_stage.ReportDoc:
-    removed = keep_stage.removed_by_top_dir(index, keep_set)
-    return report_stage.ReportDoc(
-        schema_version=report_stage.SCHEMA_VERSION,
-        slimmer_version=__version__,
-        original=report_stage.ImageFigures(image.reference, image.id, image.size_bytes),
-        slim=report_stage.ImageFigures(built.tag, built.id, built.size_bytes),
-        reduction=report_stage.reduction(image.size_bytes, built.size_bytes),
-        probes=report_stage.probe_entries([r for _, traced in runs for r in traced.results]),
-        verify=report_stage.verify_section(verification),
-        keep=keep_stage.keep_summary(keep_set, index),
-        removed={"top_dirs": [{"path": d, "bytes": b, "files": f} for d, b, f in removed]},
-        traced=traced_figures(trace, index),
-        gates=gates,
-        timings=timer.total(),
-        artifacts=artifacts.directory,
-        dockerfile=artifacts.dockerfile,
-        status="failed" if failures else "ok",
-        error="\n".join(failures) or None,
-        by_top_dir={"original": imagefs.bytes_by_top_dir(index), "slim": kept_bytes_by_top_dir(keep_set, index)},
-    )
 
 
 class _Indexer:
@@ -271,47 +301,7 @@ def merge_traces(traces: list[TraceLog]) -> TraceLog:
         for path, item in trace.paths.items():
             known = paths.get(path)
             paths[path] = item if known is None else TracedPath(
-                path, known.syscalls | item.syscalls, known.write or item.write)
+                path, known.syscalls | item.syscalls, known.write or item.write, known.logs | item.logs)
     processes = tuple(p for trace in traces for p in trace.processes)
     return TraceLog(version=traces[0].version, paths=paths, processes=processes,
                     exit_status=traces[-1].exit_status)
-
-
-def kept_bytes_by_top_dir(keep_set, index: ImageIndex) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for path in keep_set.paths():
-        entry = index.get(path)
-        if entry is not None and entry.type.value == "file":
-            top = "/" + path.split("/")[1] if path.count("/") > 1 else "/"
-            sizes[top] = sizes.get(top, 0) + entry.size
-    return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
-
-
-def traced_figures(trace: TraceLog, index: ImageIndex) -> dict:
-    # through symlinks (/lib -> usr/lib), each real file once
-    real_paths = {keep_stage.resolve(index, path).path for path in trace.paths}
-    present = [index.get(path) for path in real_paths if path is not None]
-    files = [entry for entry in present if entry is not None and entry.type.value == "file"]
-    return {"paths": len(trace.paths), "present_files": len(files),
-            "present_bytes": sum(entry.size for entry in files)}
-
-
-def evaluate_gates(original_bytes: int, slim_bytes: int, max_size: int | None,
-                   min_ratio: float | None) -> list[report_stage.GateEntry]:
-    gates = []
-    if max_size is not None:
-        ok = slim_bytes <= max_size
-        gates.append(report_stage.GateEntry(
-            "max_size", ok, slim_bytes, max_size,
-            f"slim image size {slim_bytes} bytes {'<=' if ok else '>'} --max-size {max_size} bytes"))
-    if min_ratio is not None:
-        ratio = original_bytes / slim_bytes if slim_bytes else float("inf")
-        ok = ratio >= min_ratio
-        gates.append(report_stage.GateEntry(
-            "min_ratio", ok, round(ratio, 2), min_ratio,
-            f"reduction ratio {ratio:.2f} {'>=' if ok else '<'} --min-ratio {min_ratio}"))
-    return gates
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.rstrip().splitlines()[-30:])

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from . import __version__, textfmt
+from .model import EntryType, ImageIndex, KeepSet, TraceLog
+
 SCHEMA_VERSION = 1
 
 
@@ -41,6 +44,7 @@ class CheckEntry:
     original_status: int | None
     slim_status: int | None
     reason: str = ""
+    warning: str = ""
 
 
 @dataclass
@@ -71,6 +75,7 @@ class ReportDoc:
     status: str = "ok"          # ok | failed
     error: str | None = None
     by_top_dir: dict = field(default_factory=dict)   # {"original": {"/usr": bytes}, "slim": {...}}
+    run_context: dict = field(default_factory=dict)  # names only: env values are masked (KEY=***)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -96,24 +101,22 @@ def verify_section(verification) -> dict:
         return {"ran": False, "passed": None, "failed": None, "checks": []}
     checks = [CheckEntry(name=c.name, passed=c.passed,
                          original_status=c.original.status if c.original else None,
-                         slim_status=c.slim.status if c.slim else None, reason=c.reason)
+                         slim_status=c.slim.status if c.slim else None, reason=c.reason,
+                         warning=c.warning)
               for c in verification.checks]
     return {
         "ran": True,
         "passed": sum(c.passed for c in checks),
         "failed": sum(not c.passed for c in checks),
+        "warnings": sum(bool(c.warning) for c in checks),
         "checks": [asdict(c) for c in checks],
+        "repaired": [{"round": r, "path": p, "probe": probe} for r, p, probe in verification.repairs],
+        "reached_removed": [{"path": p, "probe": probe} for p, probe in verification.reached_removed],
     }
 
 
 def human_size(size: float | None) -> str:
-    if size is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(size) < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000.0
-    return f"{size:.1f} GB"
+    return "-" if size is None else textfmt.human_size(size)
 
 
 def render_summary(doc: ReportDoc) -> str:
@@ -140,9 +143,12 @@ def render_summary(doc: ReportDoc) -> str:
     if verify.get("ran"):
         lines.append(f"verify    {verify['passed']} passed, {verify['failed']} failed on the slim image")
         for check in verify["checks"]:
-            mark = "ok  " if check["passed"] else "FAIL"
-            reason = f"  ({check['reason']})" if check["reason"] else ""
+            mark = ("warn" if check.get("warning") else "ok  ") if check["passed"] else "FAIL"
+            note = check["reason"] or check.get("warning", "")
+            reason = f"  ({note})" if note else ""
             lines.append(f"            {mark} {check['name']}{reason}")
+        for repair in verify.get("repaired", []):
+            lines.append(f"            repaired (round {repair['round']}) {repair['path']}  <- {repair['probe']}")
     else:
         lines.append("verify    skipped (--no-verify)")
     for gate in doc.gates:
@@ -154,3 +160,87 @@ def render_summary(doc: ReportDoc) -> str:
     if doc.artifacts:
         lines.append(f"artifacts {doc.artifacts} (rebuild: docker build {doc.artifacts})")
     return "\n".join(lines)
+
+
+# --- building the report from the pipeline's results ------------------------------------
+
+def make_report(image, built, index: ImageIndex, trace: TraceLog, keep_set: KeepSet, runs, verification,
+                gates: list[GateEntry], timings: dict, artifacts, failures: list[str]) -> ReportDoc:
+    from .keep import keep_summary, removed_by_top_dir
+    from .imagefs import bytes_by_top_dir
+    removed = removed_by_top_dir(index, keep_set)
+    return ReportDoc(
+        schema_version=SCHEMA_VERSION,
+        slimmer_version=__version__,
+        original=ImageFigures(image.reference, image.id, image.size_bytes),
+        slim=ImageFigures(built.tag, built.id, built.size_bytes),
+        reduction=reduction(image.size_bytes, built.size_bytes),
+        probes=probe_entries([r for _, traced in runs for r in traced.results]),
+        verify=verify_section(verification),
+        keep=keep_summary(keep_set, index),
+        removed={"top_dirs": [{"path": d, "bytes": b, "files": f} for d, b, f in removed]},
+        traced=traced_figures(trace, index),
+        gates=gates,
+        timings=timings,
+        artifacts=artifacts.directory,
+        dockerfile=artifacts.dockerfile,
+        status="failed" if failures else "ok",
+        error="\n".join(failures) or None,
+        by_top_dir={"original": bytes_by_top_dir(index), "slim": kept_bytes_by_top_dir(keep_set, index)},
+        run_context=run_context_section([run for run, _ in runs]),
+    )
+
+
+def run_context_section(runs) -> dict:
+    """What the runs were given, names only: never an env value."""
+    first = runs[0] if runs else None
+    if first is None:
+        return {}
+    return {
+        "env": list(first.masked_env()),
+        "networks": list(first.networks),
+        "network_aliases": list(first.network_aliases),
+        "hosts": [name for name, _ in first.hosts],
+        "mounts": [{"target": m.target, "kind": m.kind, "read_only": m.read_only} for m in first.mounts],
+        "user": first.user,
+        "entrypoint_overridden": first.entrypoint is not None,
+        "command_overridden": [run.command is not None for run in runs],
+        "workdir": first.workdir,
+    }
+
+
+def kept_bytes_by_top_dir(keep_set: KeepSet, index: ImageIndex) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for path in keep_set.paths():
+        entry = index.get(path)
+        if entry is not None and entry.type is EntryType.FILE:
+            top = "/" + path.split("/")[1] if path.count("/") > 1 else "/"
+            sizes[top] = sizes.get(top, 0) + entry.size
+    return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
+
+
+def traced_figures(trace: TraceLog, index: ImageIndex) -> dict:
+    """Traced paths, and the bytes of the real files they name (through symlinks, each once)."""
+    from .keep import resolve
+    real_paths = {resolve(index, path).path for path in trace.paths}
+    present = [index.get(path) for path in real_paths if path is not None]
+    files = [entry for entry in present if entry is not None and entry.type is EntryType.FILE]
+    return {"paths": len(trace.paths), "present_files": len(files),
+            "present_bytes": sum(entry.size for entry in files)}
+
+
+def evaluate_gates(original_bytes: int, slim_bytes: int, max_size: int | None,
+                   min_ratio: float | None) -> list[GateEntry]:
+    gates = []
+    if max_size is not None:
+        ok = slim_bytes <= max_size
+        gates.append(GateEntry(
+            "max_size", ok, slim_bytes, max_size,
+            f"slim image size {slim_bytes} bytes {'<=' if ok else '>'} --max-size {max_size} bytes"))
+    if min_ratio is not None:
+        ratio = original_bytes / slim_bytes if slim_bytes else float("inf")
+        ok = ratio >= min_ratio
+        gates.append(GateEntry(
+            "min_ratio", ok, round(ratio, 2), min_ratio,
+            f"reduction ratio {ratio:.2f} {'>=' if ok else '<'} --min-ratio {min_ratio}"))
+    return gates

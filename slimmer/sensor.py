@@ -123,6 +123,7 @@ def parse_log(files: dict[str, bytes]) -> TraceLog:
     """
     syscalls: dict[str, set[str]] = {}
     writes: dict[str, bool] = {}
+    sources: dict[str, set[str]] = {}
     processes: list[TracedProcess] = []
     exit_status: int | None = None
     for name in sorted(files, key=lambda n: (not n.startswith("trace."), n)):
@@ -150,6 +151,7 @@ def parse_log(files: dict[str, bytes]) -> TraceLog:
                     if access not in (b"r", b"w") or len(fields) != 4:
                         raise ValueError(access)
                     syscalls.setdefault(path, set()).add(syscall)
+                    sources.setdefault(path, set()).add(name)
                     writes[path] = writes.get(path, False) or access == b"w"
                 elif kind == b"X":
                     processes.append(TracedProcess(
@@ -164,7 +166,8 @@ def parse_log(files: dict[str, bytes]) -> TraceLog:
                 raise errors.SensorError(
                     "malformed sensor log line", f"{name}:{number}: {line[:120]!r}",
                     "the sensor and slimmer versions may differ: rebuild the sensor") from None
-    paths = {path: TracedPath(path=path, syscalls=frozenset(names), write=writes[path])
+    paths = {path: TracedPath(path=path, syscalls=frozenset(names), write=writes[path],
+                                   logs=frozenset(sources[path]))
              for path, names in syscalls.items()}
     return TraceLog(version=LOG_VERSION, paths=paths, processes=tuple(processes),
                     exit_status=exit_status)

@@ -1,26 +1,52 @@
-"""Stage: verify. Run the slim image as the original was run, replay the same
-probes, and compare.
+"""Stage: verify. Run the slim image as the original was run (same run context),
+under the sensor, replay the same probes in the same order and number, and judge
+the app, not the bytes.
 
-A probe passes on the slim image when:
-  1. it meets its own expectations (expected status/body/exit code/output);
-  2. its status (HTTP status or exit code) equals the original's;
-  3. its body (or stdout) digest equals the original's, unless the original
-     answered differently on two runs of the same probe (then status only);
-  4. "connect" and "wait" probes pass when the port accepts / the wait ends.
+Verdicts:
+  1. hard failures: the probe's own expectations (expect_*), its status (HTTP
+     status or exit code) differing from the original's, a connection that
+     fails, the app crashing or exiting, a new error signature in the slim
+     container's log that the original's log lacks ("No module named",
+     "cannot open shared object file", ...), and a file the slim app tried to
+     reach that exists in the original image but was removed;
+  2. warnings: the same status with a different body or output (clocks,
+     timings, counters), unless the probe asks for `compare = "exact"`; a
+     probe whose original answers already differed between two runs gets no
+     warning at all;
+  3. "connect" and "wait" probes pass when the port accepts / the wait ends.
+Removed files the app reached are returned (with the probe that reached them)
+so the pipeline can repair: keep them, rebuild, verify again.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Callable
+import os
+import re
+from dataclasses import dataclass, replace
 
 from . import probe as probing
-from .docker_api import Docker
+from . import sensor
+from .apprun import AppRun
+from .dockerport import DockerPort
 from .errors import AppFailed, SlimError
-from .model import (BuiltImage, ExecProbe, HttpProbe, ImageInfo, ProbeCheck, ProbeResult,
-                    RunSpec, Verification, WaitProbe)
-from .trace import APP_START_TIMEOUT_S, AppRun
+from .events import Emit, ProbeDone, ignore
+from .model import (BuiltImage, ExecProbe, HttpProbe, ImageIndex, ImageInfo, KeepSet, ProbeCheck,
+                    ProbeResult, RunSpec, TraceLog, Verification, WaitProbe)
 
-Event = Callable[[str], None]
+# Lines that say a file or module is missing: new ones in the slim app's log fail verification.
+ERROR_SIGNATURES = re.compile(
+    r"No module named|ModuleNotFoundError|ImportError|cannot open shared object file|"
+    r"error while loading shared libraries|Can't locate \S+ in @INC|LoadError|cannot load such file|"
+    r"Cannot find module|No such file or directory|command not found|not found in PATH|"
+    r"NoClassDefFoundError|ClassNotFoundException|UnsatisfiedLinkError|symbol lookup error")
+_NEVER_JUDGED = ("/proc", "/sys", "/dev", sensor.SENSOR_DIR)
+
+
+@dataclass(frozen=True)
+class SlimRun:
+    """One verification run: the checks, the slim app's log, and what it reached."""
+    verification: Verification
+    trace: TraceLog | None          # None when the run could not start or left no log
+    exec_logs: dict[str, str]       # sensor run-log name -> the exec probe that wrote it
 
 
 def compare(original: ProbeResult, slim: ProbeResult) -> ProbeCheck:
@@ -31,63 +57,131 @@ def compare(original: ProbeResult, slim: ProbeResult) -> ProbeCheck:
     if original.status != slim.status:
         return ProbeCheck(original.name, False, original, slim,
                           f"status {slim.status}, the original gave {original.status}")
-    if original.stable and original.digest != slim.digest:
-        what = "output" if original.kind in ("exec", "run") else "body"
-        return ProbeCheck(original.name, False, original, slim, f"{what} differs from the original's")
+    if original.digest != slim.digest:
+        what = "output" if original.kind in ("exec", "run", "healthcheck") else "body"
+        if getattr(original.probe, "compare", "auto") == "exact":
+            return ProbeCheck(original.name, False, original, slim,
+                              f"{what} differs from the original's (compare = \"exact\")")
+        if original.stable:
+            return ProbeCheck(original.name, True, original, slim,
+                              warning=f"{what} differs from the original's (same status {slim.status})")
     return ProbeCheck(original.name, True, original, slim)
 
 
-def verify_image(docker: Docker, original_image: ImageInfo, slim: BuiltImage, run: RunSpec,
-                 original_results: tuple[ProbeResult, ...], on_event: Event = lambda _: None) -> Verification:
-    """Replay ORIGINAL_RESULTS' probes against the slim image."""
+def verify_image(docker: DockerPort, original_image: ImageInfo, slim: BuiltImage, run: RunSpec,
+                 original_results: tuple[ProbeResult, ...], original_logs: str = "",
+                 emit: Emit = ignore) -> SlimRun:
+    """Replay ORIGINAL_RESULTS' probes against the slim image, traced."""
     slim_info = replace(original_image, id=slim.id, reference=slim.tag)
-    app = AppRun(docker, slim_info, slim.id, run, traced=False, on_event=on_event, name_hint="verify")
+    app = AppRun(docker, slim_info, slim.id, run, traced=True, emit=emit, stage="verify")
     checks: list[ProbeCheck] = []
+    exec_logs: dict[str, str] = {}
+    trace = None
     try:
         app.start()
         run_result = next((r for r in original_results if r.kind == "run"), None)
         if run_result is None:
-            app.wait_ports()
-            _wait_discovered_ports(app, original_results)
+            app.wait_ports(extra=tuple(sorted({r.port for r in original_results if r.port})))
         replays = [r for r in original_results if r.kind != "run"]
         for number, original in enumerate(replays, 1):
-            slim_result = _replay(app, original)
-            checks.append(compare(original, slim_result))
-            on_event(f"probe {number}/{len(replays)} {original.name}: "
-                     + ("ok" if checks[-1].passed else f"FAILED ({checks[-1].reason})"))
+            before = _log_names(app) if isinstance(original.probe, ExecProbe) else None
+            checks.append(compare(original, _replay(app, original)))
+            if before is not None:
+                for name in _log_names(app) - before:
+                    exec_logs[name] = original.name
+            check = checks[-1]
+            emit(ProbeDone("verify", number, len(replays), original.name, check.passed,
+                           None if check.passed else check.reason, check.warning or None))
         if run_result is not None:
             code = app.wait_exit()
-            stdout = docker.api.logs(app.container_id, stdout=True, stderr=False)
             slim_result = ProbeResult(name=run_result.name, kind="run", ok=True, status=code,
-                                      digest=probing.digest(stdout))
+                                      digest=probing.digest(app.stdout()))
             checks.append(compare(run_result, slim_result))
         elif not app.alive():
             code = docker.exit_code(app.container_id)
-            checks.append(ProbeCheck("app keeps running", False, original_results[0] if original_results else
-                                     ProbeResult("app", "run", True),
-                                     None, f"the slim app exited with code {code}"))
-        logs = app.last_logs(40)
+            failed = ProbeResult("app", "run", False, status=code, error=f"the slim app exited with code {code}")
+            checks.append(ProbeCheck("app keeps running", False, original_results[0] if original_results else failed,
+                                     failed, f"the slim app exited with code {code}"))
+        logs = app.last_logs(200)
+        checks.extend(new_error_lines(original_logs, logs))
+        app.stop()
+        trace = _fetch_trace(app)
     except AppFailed as exc:
-        logs = app.last_logs(40)
+        logs = app.last_logs(200)
         failed = ProbeResult(name="start", kind="run", ok=False, error=f"{exc.what}: {exc.value}")
         checks.append(ProbeCheck("slim image starts", False, failed, failed, f"{exc.what}: {exc.value}"))
+        checks.extend(new_error_lines(original_logs, logs))
+        trace = _fetch_trace(app)
     finally:
         app.remove()
-    return Verification(checks=tuple(checks), slim_logs=logs)
+    tail = "\n".join(logs.splitlines()[-40:])
+    return SlimRun(Verification(checks=tuple(checks), slim_logs=tail), trace, exec_logs)
 
 
-def _wait_discovered_ports(app: AppRun, original_results: tuple[ProbeResult, ...]) -> None:
-    """Ports the original listened on without EXPOSE: wait for them too before replaying."""
-    for port in sorted({r.port for r in original_results if r.port and r.port not in app.endpoints}):
-        app.on_event(f"waiting for port {port} to accept connections")
-        probing.wait_for_port(app.http_endpoint(port), app.alive, APP_START_TIMEOUT_S)
+def new_error_lines(original_logs: str, slim_logs: str) -> list[ProbeCheck]:
+    """A failure per error signature the slim app logged that the original's log lacks."""
+    known = {match.group(0) for match in ERROR_SIGNATURES.finditer(original_logs)}
+    checks, seen = [], set()
+    for line in slim_logs.splitlines():
+        match = ERROR_SIGNATURES.search(line)
+        if match and match.group(0) not in known and line not in seen:
+            seen.add(line)
+            result = ProbeResult("log", "log", False, error=line.strip()[:300])
+            checks.append(ProbeCheck("slim app's log", False, result, result,
+                                     f"new error in the slim app's log: {line.strip()[:300]}"))
+    return checks
+
+
+def removed_reached(slim_run: SlimRun, index: ImageIndex, keep_set: KeepSet,
+                    mount_targets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(path, probe) for each file the slim app tried to reach that the original image
+    has and the slim image lacks: the path itself, or a symlink on the way to it."""
+    from .keep import resolve
+    if slim_run.trace is None:
+        return []
+    found: dict[str, str] = {}
+    names = slim_run.exec_logs
+    for traced in slim_run.trace.paths.values():
+        path = os.path.normpath(traced.path)
+        if _under(path, _NEVER_JUDGED) or _under(path, mount_targets):
+            continue
+        resolution = resolve(index, path)
+        missing = [link for link in resolution.symlinks if link not in keep_set]
+        if resolution.path is not None and resolution.path != "/" and resolution.path not in keep_set:
+            missing.append(resolution.path)
+        for real in missing:
+            if not _under(real, _NEVER_JUDGED):
+                found.setdefault(real, _who(traced, names))
+    return sorted(found.items())
+
+
+def _who(traced, exec_logs: dict[str, str]) -> str:
+    probes = sorted({exec_logs[name] for name in getattr(traced, "logs", ()) if name in exec_logs})
+    return ", ".join(probes) if probes else "the app while the probes ran"
+
+
+def _under(path: str, roots) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def _log_names(app: AppRun) -> set[str]:
+    archive = app.docker.get_archive(app.container_id, sensor.LOG_DIR)
+    if archive is None:
+        return set()
+    return {os.path.basename(member.name) for member in archive if member.isfile()}
+
+
+def _fetch_trace(app: AppRun) -> TraceLog | None:
+    try:
+        return app.fetch_trace()
+    except SlimError:
+        return None
 
 
 def _replay(app: AppRun, original: ProbeResult) -> ProbeResult:
     probe = original.probe
     if isinstance(probe, HttpProbe):
-        endpoint = app.http_endpoint(probe.port)
-        return probing.http_probe(probe, endpoint)[0]
+        return probing.run_http(probe, app.http_endpoint(probe.port), original.runs)
     if isinstance(probe, ExecProbe):
         return app.exec_probe(probe)[0]
     if isinstance(probe, WaitProbe):

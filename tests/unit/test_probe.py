@@ -372,13 +372,33 @@ def test_verify_fails_a_slim_result_that_misses_its_own_expectation():
     assert not check.passed and "does not contain 'ready'" in check.reason
 
 
-def test_verify_compares_status_and_digest_with_the_original():
+def test_verify_fails_on_status_and_warns_on_a_different_output():
+    """Issue 12: a different body or output with the same status is a warning, not a failure."""
     original = ProbeResult(name="run sum", kind="run", ok=True, status=0, digest="sha256:a")
     assert not compare(original, ProbeResult(name="run sum", kind="run", ok=True, status=1, digest="sha256:a")).passed
     check = compare(original, ProbeResult(name="run sum", kind="run", ok=True, status=0, digest="sha256:b"))
-    assert not check.passed and check.reason == "output differs from the original's"
+    assert check.passed and check.warning == "output differs from the original's (same status 0)"
     unstable = ProbeResult(name="GET /", kind="http", ok=True, status=200, digest="sha256:a", stable=False)
-    assert compare(unstable, ProbeResult(name="GET /", kind="http", ok=True, status=200, digest="sha256:b")).passed
+    check = compare(unstable, ProbeResult(name="GET /", kind="http", ok=True, status=200, digest="sha256:b"))
+    assert check.passed and not check.warning       # the original itself answered differently twice
+
+
+def test_verify_compare_exact_fails_on_a_different_body():
+    exact = ProbeResult(name="GET /", kind="http", ok=True, status=200, digest="sha256:a",
+                        probe=HttpProbe(path="/", compare="exact"))
+    check = compare(exact, ProbeResult(name="GET /", kind="http", ok=True, status=200, digest="sha256:b"))
+    assert not check.passed and "compare = \"exact\"" in check.reason
+
+
+def test_probe_file_compare_field(tmp_path):
+    plan = probing.parse_probe_data({"probe": [{"type": "http", "path": "/", "compare": "exact"},
+                                               {"type": "exec", "argv": ["true"], "compare": "status"}]},
+                                    '[[probe]]\ntype = "http"\n[[probe]]\ntype = "exec"\n', "p.toml")
+    assert plan.probes[0].compare == "exact" and plan.probes[1].compare == "auto"
+    with pytest.raises(BadInput) as raised:
+        probing.parse_probe_data({"probe": [{"type": "http", "path": "/", "compare": "bytes"}]},
+                                 '[[probe]]\ntype = "http"\ncompare = "bytes"\n', "p.toml")
+    assert "p.toml, line 3, field 'compare'" in raised.value.message
 
 
 # --- links and the crawl ---------------------------------------------------------------------
@@ -459,20 +479,35 @@ def test_crawl_follows_but_does_not_return_pages_already_probed(site):
 
 # --- progress -------------------------------------------------------------------------------
 
-def test_build_progress_draws_probe_bars_and_names_failures(capsys):
-    from slimmer.cli import _BuildProgress
-    progress = _BuildProgress(quiet=False)
-    progress("trace", "running probes")
-    progress("trace", "probe 1/2 GET / on port 80: ok")
-    progress("trace", "crawl 80 /page2.html")
-    progress("trace", "probe 2/3 GET /page2.html on port 80: ok")
+def test_build_progress_draws_probe_bars_from_typed_events(capsys):
+    from slimmer.events import CrawlPage, Note, ProbeDone
+    from slimmer.progress import BuildProgress
+    progress = BuildProgress(quiet=False, tty=True)
+    progress(Note("trace", "running probes"))
+    progress(ProbeDone("trace", 1, 2, "GET / on port 80", True))
+    progress(CrawlPage("trace", 80, "/page2.html"))
+    progress(ProbeDone("trace", 2, 3, "GET /page2.html on port 80", True))
     assert progress.bar.total == 3 and progress.bar.n == 2     # the crawl grew the bar
-    progress("trace", "probe 3/3 GET /page3.html on port 80: FAILED (status 404, expected 200)")
-    progress("trace", "stopping the app")
+    progress(ProbeDone("trace", 3, 3, "GET /page3.html on port 80", False, "status 404, expected 200"))
+    progress(Note("trace", "stopping the app"))
     assert progress.bar is None
-    progress("verify", "probe 1/1 exec /server health: ok")
+    progress(ProbeDone("verify", 1, 1, "exec /server health", True, warning="output differs"))
     progress.close()
     err = capsys.readouterr().err
     assert "[trace] running probes" in err and "[trace] stopping the app" in err
     assert "[trace] probe 3/3 GET /page3.html on port 80: FAILED (status 404, expected 200)" in err
-    assert "[verify] probes" in err
+    assert "[verify] probe 1/1 exec /server health: ok, warning: output differs" in err
+
+
+def test_build_progress_in_a_ci_log_prints_lines_without_carriage_returns(capsys):
+    from slimmer.events import BuildStep, ProbeDone, StageStarted
+    from slimmer.progress import BuildProgress
+    progress = BuildProgress(quiet=False, tty=False)
+    progress(StageStarted("build", "building app:1-slim"))
+    progress(BuildStep(1, 3, "FROM app:1 AS original"))
+    progress(ProbeDone("verify", 1, 2, "GET /", True))
+    progress.close()
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines() == ["[build] building app:1-slim", "[build] step 1/3: FROM app:1 AS original",
+                                "[verify] probe 1/2 GET /: ok"]
