@@ -193,7 +193,8 @@ class Docker:
     def track_image(self, image_id: str) -> None:
         """Remove IMAGE_ID (an id or a tag) at cleanup unless untracked before."""
         with self._lock:
-            self._images.append(image_id)
+            if image_id not in self._images:
+                self._images.append(image_id)
 
     def untrack_image(self, image_id: str) -> None:
         with self._lock:

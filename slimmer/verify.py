@@ -97,6 +97,9 @@ def verify_image(docker: DockerPort, original_image: ImageInfo, slim: BuiltImage
             slim_result = ProbeResult(name=run_result.name, kind="run", ok=True, status=code,
                                       digest=probing.digest(app.stdout()))
             checks.append(compare(run_result, slim_result))
+            check = checks[-1]
+            emit(ProbeDone("verify", len(replays) + 1, len(replays) + 1, run_result.name, check.passed,
+                           None if check.passed else check.reason, check.warning or None))
         elif not app.alive():
             code = docker.exit_code(app.container_id)
             failed = ProbeResult("app", "run", False, status=code, error=f"the slim app exited with code {code}")

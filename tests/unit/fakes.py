@@ -1,0 +1,211 @@
+"""An in-memory Docker for unit tests of the orchestration (slimmer.dockerport.DockerPort).
+
+FakeDocker holds one original image (layers made with tests/unit/imagetar.py) and
+one batch app: a function from the files present in the container's image to
+(exit code, stdout, paths the app touches). Containers of the original see every
+file of the image; containers of a slim image see only the paths of the keep.list
+the build read, so a keep set that misses a file changes what the app does, as in
+a real slim image. Traced containers return a sensor log (format v1) of the
+touched paths; `ledger` says what is still alive, so tests can assert cleanup.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from dataclasses import dataclass, field
+from typing import Callable
+
+from slimmer import sensor
+from slimmer.errors import BadInput, DaemonFailed
+from tests.unit import imagetar
+
+App = Callable[[set[str]], tuple[int, bytes, list[str]]]   # present paths -> (exit, stdout, touched)
+
+
+@dataclass
+class _Container:
+    image: str
+    traced: bool
+    argv: list[str]
+    env: list[str]
+    started: bool = False
+    result: tuple[int, bytes, list[str]] | None = None
+
+
+@dataclass
+class FakeDocker:
+    layers: list
+    created_by: list[str]
+    config: dict
+    app: App
+    reference: str = "demo/app:1.0"
+    session: str = "fakesession1"
+    fail_on: str | None = None            # a method name that raises DaemonFailed (mid-run daemon failure)
+    containers: dict[str, _Container] = field(default_factory=dict)
+    images: dict[str, set[str]] = field(default_factory=dict)   # slim image id -> paths it holds
+    tracked: list[str] = field(default_factory=list)
+    removed_images: list[str] = field(default_factory=list)
+    builds: int = 0
+
+    def __post_init__(self):
+        self.archive = imagetar.save_archive(self.layers, created_by=self.created_by)
+        self.image_id = "sha256:" + "a" * 64
+        self.files: dict[str, bytes] = {}
+        for layer in self.layers:
+            for item in layer:
+                name = "/" + item.info.name.lstrip("/")
+                if item.info.isfile():
+                    self.files[name] = item.data
+        self.original_paths = {"/" + i.info.name.strip("/") for layer in self.layers for i in layer}
+
+    def _check(self, method: str) -> None:
+        if self.fail_on == method:
+            raise DaemonFailed("the Docker daemon failed during the run", "connection reset by peer",
+                               "retry; if it happens again, check the daemon's log (journalctl -u docker)")
+
+    # --- images ---------------------------------------------------------------
+
+    def inspect_image(self, reference: str) -> dict:
+        self._check("inspect_image")
+        if reference not in (self.reference, self.image_id):
+            raise BadInput("image not found", reference, "build or pull it first")
+        diff_ids = [f"sha256:{i:064x}" for i in range(1, len(self.layers) + 1)]
+        return {"Id": self.image_id, "RepoTags": [self.reference], "Size": len(self.archive),
+                "Os": "linux", "Architecture": "amd64", "Config": self.config,
+                "RootFS": {"Type": "layers", "Layers": diff_ids}}
+
+    def image_history(self, image_id: str) -> list[dict]:
+        return [{"CreatedBy": text, "Size": 1} for text in reversed(self.created_by)]
+
+    def image_size(self, image_id: str) -> int:
+        return sum(len(self.files.get(path, b"")) for path in self.images[image_id]) + 1000
+
+    def export_image(self, image_id: str):
+        return io.BytesIO(self.archive)
+
+    def file_reader(self, image_id: str):
+        files = self.files
+
+        class Reader:
+            def __call__(self, path: str) -> bytes | None:
+                return files.get(path)
+
+            def close(self) -> None:
+                pass
+        return Reader()
+
+    def build(self, context_dir: str, tag: str, on_step=None) -> str:
+        self._check("build")
+        self.builds += 1
+        with open(os.path.join(context_dir, "keep.list"), encoding="utf-8") as handle:
+            kept = {sensor.unescape_path(line) for line in handle.read().split("\n") if line}
+        image_id = f"sha256:{self.builds:064x}"
+        self.images[image_id] = kept
+        if on_step:
+            from slimmer.events import BuildStep
+            on_step(BuildStep(1, 1, "FROM scratch"))
+        return image_id
+
+    def remove_intermediate(self, keep) -> None:
+        pass
+
+    def remove_image(self, image_id: str) -> None:
+        self.removed_images.append(image_id)
+        self.images.pop(image_id, None)
+
+    def track_image(self, image_id: str) -> None:
+        if image_id not in self.tracked:
+            self.tracked.append(image_id)
+
+    def untrack_image(self, image_id: str) -> None:
+        if image_id in self.tracked:
+            self.tracked.remove(image_id)
+
+    # --- containers -------------------------------------------------------------
+
+    def is_local(self) -> bool:
+        return True
+
+    def create_container(self, image: str, *, command=None, entrypoint=None, user=None, run=None,
+                         ports=(), name_hint="run", extra_labels=None, stop_signal=None) -> str:
+        self._check("create_container")
+        container_id = f"c{len(self.containers) + 1:063x}"
+        traced = bool(entrypoint) and entrypoint[0] == sensor.SENSOR_IN_CONTAINER
+        env = [f"{k}={v}" for k, v in (run.env if run else ())]
+        self.containers[container_id] = _Container(image, traced, list(entrypoint or []) + list(command or []), env)
+        return container_id
+
+    def _present(self, container: _Container) -> set[str]:
+        return self.original_paths if container.image == self.image_id else self.images[container.image]
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        pass
+
+    def get_archive(self, container_id: str, path: str):
+        container = self.containers[container_id]
+        if path != sensor.LOG_DIR or not container.traced or container.result is None:
+            return None
+        code, _, touched = container.result
+        log = "#slimmer-sensor-log\t1\n" + "".join(f"P\topenat\tr\t{sensor.escape_path(p)}\n" for p in touched)
+        log += f"E\t{code}\n"
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            data = log.encode()
+            info = tarfile.TarInfo("log/trace.1.log")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        buffer.seek(0)
+        return tarfile.open(fileobj=buffer, mode="r")
+
+    def start(self, container_id: str) -> None:
+        container = self.containers[container_id]
+        container.started = True
+        container.result = self.app(self._present(container))
+
+    def host_port(self, container_id: str, port: int) -> int | None:
+        return None
+
+    def container_ip(self, container_id: str) -> str | None:
+        return None
+
+    def container_pid(self, container_id: str) -> int:
+        return 0
+
+    def is_running(self, container_id: str) -> bool:
+        return False
+
+    def exit_code(self, container_id: str) -> int | None:
+        result = self.containers[container_id].result
+        return result[0] if result else None
+
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        self._check("wait")
+        return self.containers[container_id].result[0]
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        pass
+
+    def logs(self, container_id: str, tail="all") -> str:
+        result = self.containers[container_id].result
+        return result[1].decode() if result else ""
+
+    def stdout(self, container_id: str) -> bytes:
+        result = self.containers[container_id].result
+        return result[1] if result else b""
+
+    def exec_run(self, container_id: str, argv, user=None, environment=None, workdir=None):
+        return 0, b""
+
+    def remove_container(self, container_id: str) -> None:
+        self.containers.pop(container_id, None)
+
+    def cleanup(self) -> None:
+        self.containers.clear()
+        for tag in self.tracked:
+            self.removed_images.append(tag)
+        self.tracked.clear()
+
+    @property
+    def ledger(self) -> dict:
+        return {"containers": list(self.containers), "tracked_images": list(self.tracked)}
