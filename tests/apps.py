@@ -32,6 +32,7 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -568,3 +569,171 @@ SAMPLE_APPS: dict[str, AppSpec] = {
         _spec_for("postgres", (5432,), check_postgres, ready=postgres_ready, ready_timeout=90.0),
     )
 }
+
+
+# --- service-counter: an app that needs a run context -------------------------------------
+# Not in SAMPLE_APPS: it cannot run bare (APP_TOKEN, a Redis reached as `cache` on a user
+# network), so the generic checks above do not apply. check_service_counter brings its
+# own network and Redis (the ORIGINAL slimmer-sample/redis image) unless given a network.
+
+SERVICE_COUNTER_IMAGE = "slimmer-sample/service-counter:latest"
+SERVICE_COUNTER_TOKEN = "probe-token"        # what probes/service-counter.toml sends
+REDIS_IMAGE = "slimmer-sample/redis:latest"
+SERVICE_COUNTER_SPEC = AppSpec(name="service-counter", ports=(8080,), kind="server", ready=None,
+                               check=lambda app: None, probe_file="probes/service-counter.toml")
+
+
+def http_request(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None,
+                 timeout: float = 10.0) -> HttpResponse:
+    """Like http_get, with a method, headers and a body."""
+    request = urllib.request.Request(url, data=body, method=method,
+                                     headers=dict({"User-Agent": "slimmer-check"}, **(headers or {})))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return HttpResponse(url, reply.status, {k.lower(): v for k, v in reply.headers.items()}, reply.read())
+    except urllib.error.HTTPError as err:
+        return HttpResponse(url, err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+@contextlib.contextmanager
+def user_network(prefix: str = "slimmer-test") -> Iterator[str]:
+    """A user-defined bridge network labelled slimmer.test=1, removed at exit."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    network = docker_client().networks.create(name, driver="bridge", labels=TEST_LABELS)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            network.reload()
+            for container in network.containers:   # a leftover attached container blocks the removal
+                _remove(container)
+            network.remove()
+
+
+def labelled_networks() -> list:
+    return docker_client().networks.list(filters={"label": f"{TEST_LABEL}=1"})
+
+
+@contextlib.contextmanager
+def redis_on_network(network: str, alias: str = "cache", image: str = REDIS_IMAGE,
+                     timeout: float = 60.0) -> Iterator:
+    """The Redis sample image on NETWORK as ALIAS, waited for until its HEALTHCHECK passes."""
+    client = docker_client()
+    container = client.containers.create(
+        image, labels=TEST_LABELS,
+        networking_config={network: client.api.create_endpoint_config(aliases=[alias])})
+    try:
+        # docker-py's create attaches to the first network of networking_config only
+        # on some API versions: make sure, then start
+        container.reload()
+        if network not in (container.attrs["NetworkSettings"]["Networks"] or {}):
+            client.networks.get(network).connect(container, aliases=[alias])
+        container.start()
+        deadline = time.monotonic() + timeout
+        while True:
+            container.reload()
+            health = container.attrs["State"].get("Health", {}).get("Status")
+            if health == "healthy":
+                break
+            if container.status in ("exited", "dead") or time.monotonic() > deadline:
+                raise AssertionError(f"redis ({image}) not healthy: status {container.status}, "
+                                     f"health {health}\n--- last log lines ---\n{_tail(container)}")
+            time.sleep(0.25)
+        yield container
+    finally:
+        _remove(container)
+
+
+@contextlib.contextmanager
+def run_service_counter(image: str, network: str, token: str | None = SERVICE_COUNTER_TOKEN,
+                        redis_host: str = "cache", timeout: float = 60.0) -> Iterator[RunningApp]:
+    """IMAGE on NETWORK with APP_TOKEN=TOKEN (unset when None), port 8080 published,
+    waited for until it answers HTTP."""
+    client = docker_client()
+    environment = {"REDIS_HOST": redis_host}
+    if token is not None:
+        environment["APP_TOKEN"] = token
+    container = client.containers.create(image, environment=environment, labels=TEST_LABELS,
+                                         ports={"8080/tcp": ("127.0.0.1", None)}, network=network)
+    try:
+        container.start()
+        app = RunningApp(SERVICE_COUNTER_SPEC, image, container)
+        deadline = time.monotonic() + timeout
+        while True:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                raise AppNotReady(f"service-counter ({image}) exited with code "
+                                  f"{container.attrs['State'].get('ExitCode')}\n--- last log lines ---\n{app.logs()}")
+            try:
+                http_get(app.url("/"), timeout=3.0)
+                break
+            except (OSError, AssertionError):
+                if time.monotonic() > deadline:
+                    raise AppNotReady(f"service-counter ({image}) not answering on 8080 after {timeout:.0f}s\n"
+                                      f"--- last log lines ---\n{app.logs()}") from None
+                time.sleep(0.25)
+        yield app
+    finally:
+        _remove(container)
+
+
+def _counter(app: RunningApp, method: str, path: str, token: str | None, status: int = 200) -> dict:
+    headers = {"X-Token": token} if token is not None else {}
+    response = http_request(method, app.url(path), headers, body=b"" if method == "POST" else None)
+    assert response.status == status, (
+        f"{method} {path}: status {response.status}, expected {status}; body {response.text[:300]!r}")
+    return response.json()
+
+
+def check_service_counter(image: str, token: str = SERVICE_COUNTER_TOKEN, network: str | None = None) -> None:
+    """service-counter's independent functional check; AssertionError with the app's logs.
+
+    The probes hit the counter `probe` once; here: a fresh counter hit twice, another one,
+    a wrong token, a bad counter name, an unknown path, Redis gone (503: the client's error
+    path), and the refusal to start without APP_TOKEN."""
+    with contextlib.ExitStack() as stack:
+        if network is None:
+            network = stack.enter_context(user_network())
+            redis = stack.enter_context(redis_on_network(network))
+        else:
+            redis = None
+        app = stack.enter_context(run_service_counter(image, network, token))
+        try:
+            _check_counter_api(app, token)
+            if redis is not None:
+                redis.stop(timeout=5)
+                down = _counter(app, "GET", "/count?name=any", token, status=503)
+                assert "redis at cache:6379" in down.get("error", ""), f"503 body: {down}"
+        except AssertionError as exc:
+            raise AssertionError(f"service-counter check failed against {image}: {exc}\n"
+                                 f"--- last log lines ---\n{app.logs()}") from None
+    _check_refuses_to_start_without_token(image)
+
+
+def _check_counter_api(app: RunningApp, token: str) -> None:
+    assert _counter(app, "GET", "/", token) == {"service": "service-counter", "redis": "PONG"}
+    assert "X-Token" in _counter(app, "GET", "/", None, status=401)["error"]
+    _counter(app, "GET", "/", token + "-wrong", status=401)
+    _counter(app, "POST", "/hit?name=check", None, status=401)
+    name = f"check-{uuid.uuid4().hex[:8]}"
+    assert _counter(app, "GET", f"/count?name={name}", token) == {"name": name, "count": 0}
+    assert _counter(app, "POST", f"/hit?name={name}", token) == {"name": name, "count": 1}
+    assert _counter(app, "POST", f"/hit?name={name}", token) == {"name": name, "count": 2}
+    assert _counter(app, "GET", f"/count?name={name}", token) == {"name": name, "count": 2}
+    other = name + "-other"
+    assert _counter(app, "POST", f"/hit?name={other}", token)["count"] == 1
+    assert _counter(app, "GET", f"/count?name={name}", token)["count"] == 2
+    _counter(app, "GET", "/count?name=bad!name", token, status=400)
+    _counter(app, "GET", "/no-such-path", token, status=404)
+
+
+def _check_refuses_to_start_without_token(image: str) -> None:
+    container = docker_client().containers.create(image, labels=TEST_LABELS)
+    try:
+        container.start()
+        code = int(container.wait(timeout=60)["StatusCode"])
+        stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+        assert code == 1 and "APP_TOKEN is not set" in stderr, (
+            f"without APP_TOKEN: exit {code}, stderr {stderr[-300:]!r}")
+    finally:
+        _remove(container)
