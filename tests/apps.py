@@ -22,18 +22,24 @@ target's network namespace (--network container:ID).
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
+import gzip
 import hashlib
 import io
 import json
+import re
 import socket
 import ssl
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import docker
@@ -548,6 +554,164 @@ def check_batch_job(image: str) -> None:
         f"bad mode: exit {bad.exit_code}, stderr {bad.stderr!r}")
 
 
+# --- issue 12 apps: code paths no default probe visits ---------------------------
+
+SAMPLE_APPS_DIR = Path(__file__).resolve().parents[1] / "sample-apps"
+
+
+def _sample_file(app: str, name: str) -> bytes:
+    return (SAMPLE_APPS_DIR / app / name).read_bytes()
+
+
+def check_python_venv(app: RunningApp) -> None:
+    index = expect_ok(app, "/")
+    expect_in("python-venv sample", index)
+    expect_in("from /opt/venv", index)
+    # /yaml imports PyYAML (only in the venv) and uses its C extension (libyaml)
+    data = expect_ok(app, "/yaml").json()
+    assert data.get("libyaml") is True, f"/yaml: PyYAML without its C extension: {data}"
+    assert data.get("module", "").startswith("/opt/venv/lib/python3"), f"/yaml: yaml from {data.get('module')}"
+    assert data.get("parsed") == {"name": "slimmer", "items": [1, 2, 3],
+                                  "nested": {"ok": True, "ratio": 0.5}}, f"/yaml: {data}"
+    assert data.get("dumped") == "{items: [1, 2, 3], name: slimmer, nested: {ok: true, ratio: 0.5}}", data
+    custom = expect_ok(app, "/yaml?doc=" + urllib.parse.quote("a: [x, y]\nb: 2.5\n")).json()
+    assert custom.get("parsed") == {"a": ["x", "y"], "b": 2.5}, f"/yaml custom document: {custom}"
+    # /db imports sqlite3 -> _sqlite3 -> libsqlite3
+    db = expect_ok(app, "/db?n=12").json()
+    assert (db.get("sum"), db.get("count")) == (78, 12), f"/db?n=12: {db}"
+    assert str(db.get("sqlite", "")).startswith("3."), f"/db: sqlite version {db.get('sqlite')!r}"
+    # /resource reads the app package's data with importlib.resources (-> importlib.readers)
+    expect_json(app, "/resource", name="greeting.txt", lines=2,
+                text=_sample_file("python-venv", "app/venvapp/data/greeting.txt").decode())
+    expect_json(app, "/resource?name=words.txt", text="alpha\nbeta\ngamma\n", lines=3)
+    expect_status(app.get("/resource?name=missing.txt"), 404)
+    expect_status(app.get("/no-such-page"), 404)
+
+
+def _run_cli(image: str, name: str, command: list[str] | None, expect_exit: int = 0) -> BatchResult:
+    result = run_batch(image, name, command)
+    variant = " ".join(command) if command else "(default CMD)"
+    assert result.exit_code == expect_exit, (
+        f"run {variant}: exit code {result.exit_code}, expected {expect_exit}; "
+        f"stdout {result.stdout[-300:]!r}; stderr {result.stderr[-800:]!r}")
+    return result
+
+
+def _gunzip_b64(line: str) -> bytes:
+    try:
+        return gzip.decompress(base64.b64decode(line.strip(), validate=True))
+    except Exception as exc:
+        raise AssertionError(f"not base64 of a gzip stream ({exc}): {line[:120]!r}") from None
+
+
+def check_python_cli(image: str) -> None:
+    text = _sample_file("python-cli", "data.txt")
+    default = _run_cli(image, "python-cli", None)        # the probe run: builtins only
+    expected = f"lines={len(text.splitlines())} words={len(text.split())} bytes={len(text)}\n"
+    assert default.stdout == expected, f"default run: {default.stdout!r}, expected {expected!r}"
+    # each subcommand imports its modules only when selected
+    encoded = _run_cli(image, "python-cli", ["encode", "/app/data.txt"])
+    assert encoded.stdout == base64.b64encode(text).decode() + "\n", f"encode: {encoded.stdout!r}"
+    zipped = _run_cli(image, "python-cli", ["gzip", "/app/data.txt"]).stdout.splitlines()
+    assert len(zipped) == 2 and zipped[0].startswith(f"gzip {len(text)} -> "), f"gzip: {zipped}"
+    assert _gunzip_b64(zipped[1]) == text, "gzip: the stream does not decompress to data.txt"
+    xml_out = json.loads(_run_cli(image, "python-cli", ["xml", "/app/data.xml"]).stdout)
+    assert xml_out == {"root": "inventory", "total_qty": 59, "items": [
+        {"name": "apple", "qty": 12, "price": "0.50"}, {"name": "cherry", "qty": 40, "price": "0.25"},
+        {"name": "grape", "qty": 7, "price": "2.10"}]}, f"xml: {xml_out}"
+    csv_out = json.loads(_run_cli(image, "python-cli", ["csv", "/app/data.csv"]).stdout)
+    assert csv_out == {"rows": 3, "columns": ["name", "qty", "price"], "top": "cherry",
+                       "total_qty": 59}, f"csv: {csv_out}"
+    bad = _run_cli(image, "python-cli", ["no-such-command", "/app/data.txt"], expect_exit=2)
+    assert "usage: cli.py" in bad.stderr, f"bad usage: stderr {bad.stderr!r}"
+    missing = _run_cli(image, "python-cli", ["count", "/app/missing.txt"], expect_exit=1)
+    assert "No such file or directory" in missing.stderr, f"missing file: stderr {missing.stderr!r}"
+
+
+def check_perl_job(image: str) -> None:
+    data = _sample_file("perl-job", "input.txt")
+    hello = _run_cli(image, "perl-job", None)            # the probe run
+    assert hello.stdout.startswith("perl-job: hello from perl 5."), f"default run: {hello.stdout!r}"
+    # Digest::SHA (XS) only in this branch
+    sha = _run_cli(image, "perl-job", ["sha", "/data/input.txt"])
+    assert sha.stdout == (f"sha1={hashlib.sha1(data).hexdigest()}\n"
+                          f"sha256={hashlib.sha256(data).hexdigest()}\n"), f"sha: {sha.stdout!r}"
+    # IO::Compress::Gzip (Compress::Raw::Zlib -> libz, File::GlobMapper, ...) and MIME::Base64
+    zipped = _run_cli(image, "perl-job", ["gzip", "/data/input.txt"]).stdout.splitlines()
+    assert len(zipped) == 2 and zipped[0].startswith(f"gzip {len(data)} -> "), f"gzip: {zipped}"
+    assert _gunzip_b64(zipped[1]) == data, "gzip: the stream does not decompress to input.txt"
+    back = _run_cli(image, "perl-job", ["gunzip", "/data/input.txt"])
+    assert back.stdout == f"roundtrip {len(data)} bytes equal\n", f"gunzip: {back.stdout!r}"
+    bad = _run_cli(image, "perl-job", ["no-such-mode", "/data/input.txt"], expect_exit=2)
+    assert "unknown mode" in bad.stderr, f"bad mode: stderr {bad.stderr!r}"
+    assert "Can't locate" not in sha.stderr + back.stderr, sha.stderr + back.stderr
+
+
+def check_ruby_yaml(image: str) -> None:
+    data = _sample_file("ruby-yaml", "config.yml")
+    hello = _run_cli(image, "ruby-yaml", None)           # the probe run
+    assert hello.stdout.startswith("ruby-yaml: hello from ruby 3."), f"default run: {hello.stdout!r}"
+    # require 'yaml' (psych) and 'json' only in this branch
+    lines = _run_cli(image, "ruby-yaml", ["yaml", "/data/config.yml"]).stdout.splitlines()
+    assert len(lines) == 2, f"yaml: {lines}"
+    assert json.loads(lines[0]) == {"service": "ruby-yaml", "replicas": 3, "ports": [8080, 8443],
+                                    "limits": {"memory": "128Mi", "cpu": 0.5}, "enabled": True}, lines[0]
+    assert lines[1].startswith("psych ") and "libyaml 0." in lines[1], f"yaml: {lines[1]!r}"
+    digest = _run_cli(image, "ruby-yaml", ["digest", "/data/config.yml"])
+    assert digest.stdout == f"sha256={hashlib.sha256(data).hexdigest()}\n", f"digest: {digest.stdout!r}"
+    bad = _run_cli(image, "ruby-yaml", ["no-such-mode", "/data/config.yml"], expect_exit=2)
+    assert "unknown mode" in bad.stderr, f"bad mode: stderr {bad.stderr!r}"
+
+
+def check_cgi_chmod(app: RunningApp) -> None:
+    expect_in("cgi-chmod sample", expect_ok(app, "/"))
+    # copied by COPY, edited by a later RUN (sed -i), linked from nowhere
+    about = expect_ok(app, "/about.html")
+    expect_in("by a RUN layer", about)
+    assert "@EDITION@" not in about.text, f"/about.html: the COPY'd version, not the RUN's: {about.text!r}"
+    # copied by COPY, made executable by a later RUN; runs sed, tr, wc, sort, head, date
+    report = expect_ok(app, "/cgi-bin/report?text=the+quick+brown+fox")
+    assert report.text == ("text=the quick brown fox\nupper=THE QUICK BROWN FOX\nwords=4\n"
+                           "chars=19\nsorted=brown fox quick\nweekday=Monday\n"), f"/cgi-bin/report: {report.text!r}"
+    report = expect_ok(app, "/cgi-bin/report?text=zeta+alpha+mu+beta+kappa")
+    expect_in("words=5", report)
+    expect_in("sorted=alpha beta kappa", report)
+    env = expect_ok(app, "/cgi-bin/env?from=check")
+    assert env.text == "method=GET\nquery=from=check\nscript=env\n", f"/cgi-bin/env: {env.text!r}"
+    expect_status(app.get("/no-such-page.html"), 404)
+
+
+def check_flaky_answers(app: RunningApp) -> None:
+    index = expect_ok(app, "/")
+    for link in ('href="/status"', 'href="/stats"'):
+        expect_in(link, index)
+    first = expect_ok(app, "/status").json()
+    assert first.get("ok") is True, f"/status: {first}"
+    stamp = datetime.datetime.fromisoformat(first["time"])
+    skew = abs((datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds())
+    assert skew < 30, f"/status: time {first['time']} is {skew:.0f}s away from now"
+    time.sleep(2.2)   # the file is rewritten every second
+    second = expect_ok(app, "/status").json()
+    assert second["time"] > first["time"] and second["uptime_s"] > first["uptime_s"], (
+        f"/status not rewritten: {first} then {second}")
+    # a fresh container: only GET / (readiness) ran before
+    expect_json(app, "/stats", count=0, adds=0)
+    add = lambda body=None: http_request("POST", app.url("/add"), body=body)  # noqa: E731
+    assert expect_status(add(), 200).json() == {"count": 1, "adds": 1}
+    assert expect_status(add(b"5"), 200).json() == {"count": 6, "adds": 2}
+    expect_status(add(b"not-a-number"), 400)
+    expect_json(app, "/stats", count=6, adds=2)
+    expect_status(app.get("/no-such-page"), 404)
+    # the exec probe's command: timings vary, the digest does not
+    code, output = app.container.exec_run(["/app/bench", "3000"])
+    text = output.decode("utf-8", "replace")
+    assert code == 0, f"/app/bench: exit {code}: {text[-500:]}"
+    expected = hashlib.sha256(b"slimmer" * 128 * 3000).hexdigest()
+    assert f"digest {expected}" in text, f"/app/bench: {text!r}"
+    assert re.search(r"^done in \d+\.\d\d s$", text, re.M) and re.search(r"^rate: [\d.]+ blocks/s$", text, re.M), (
+        f"/app/bench: {text!r}")
+
+
 def _spec_for(name: str, ports: tuple[int, ...], check, kind: str = "server", ready=None,
               ready_timeout: float = 60.0, https_ports: tuple[int, ...] = ()) -> AppSpec:
     return AppSpec(name=name, ports=ports, kind=kind,
@@ -567,6 +731,12 @@ SAMPLE_APPS: dict[str, AppSpec] = {
         _spec_for("batch-job", (), check_batch_job, kind="batch"),
         _spec_for("static-scratch", (8080,), check_static_scratch, ready=http_ready("/health")),
         _spec_for("postgres", (5432,), check_postgres, ready=postgres_ready, ready_timeout=90.0),
+        _spec_for("python-venv", (8080,), check_python_venv),
+        _spec_for("python-cli", (), check_python_cli, kind="batch"),
+        _spec_for("perl-job", (), check_perl_job, kind="batch"),
+        _spec_for("ruby-yaml", (), check_ruby_yaml, kind="batch"),
+        _spec_for("cgi-chmod", (8080,), check_cgi_chmod),
+        _spec_for("flaky-answers", (8080,), check_flaky_answers),
     )
 }
 

@@ -1,0 +1,1 @@
+"""The app's own package: holds data files read with importlib.resources."""
