@@ -253,32 +253,53 @@ def run_compare(args) -> int:
 
 
 def add_lint_parser(commands) -> None:
-    sub = commands.add_parser("lint", help="check a Dockerfile for layer and cache mistakes")
-    sub.add_argument("dockerfile")
+    sub = commands.add_parser("lint", help="check a Dockerfile for layer and cache mistakes (docs/LINT.md)")
+    sub.add_argument("dockerfile", help="path of the Dockerfile, or - for stdin")
     sub.add_argument("--image", help="attach xray byte figures from this image")
-    sub.add_argument("--json", action="store_true")
+    sub.add_argument("--format", choices=("text", "json", "sarif", "github"), default=None,
+                     help="output format (default text; github: workflow annotations)")
+    sub.add_argument("--json", action="store_true", help="same as --format json")
+    sub.add_argument("--ignore", action="append", default=[], metavar="RULE",
+                     help="skip a rule, by slimmer id or hadolint code (repeatable)")
+    sub.add_argument("--failure-threshold", default="info", metavar="LEVEL",
+                     choices=("error", "warning", "info", "style", "none"),
+                     help="exit 1 when a finding is at LEVEL or above: error|warning|info|style|none (default info)")
     _common(sub)
     sub.set_defaults(handler=run_lint)
 
 
 def run_lint(args) -> int:
     from . import lint
+    if args.json and args.format not in (None, "json"):
+        raise BadInput("--json and --format disagree", f"--format {args.format}", "use one of them")
+    output = "json" if args.json else (args.format or "text")
+    lint.check_rule_names(args.ignore)
+    path = "-" if args.dockerfile == "-" else args.dockerfile
     try:
-        with open(args.dockerfile, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise BadInput("cannot read the Dockerfile", f"{args.dockerfile}: {exc.strerror}",
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput("cannot read the Dockerfile", f"{path}: {getattr(exc, 'strerror', None) or exc}",
                        "pass the path of a Dockerfile, e.g. slim lint ./Dockerfile") from exc
-    findings = lint.lint_dockerfile(text, args.dockerfile)
+    findings = lint.lint_dockerfile(text, "Dockerfile" if path == "-" else path, ignore=args.ignore)
     if args.image:
         from .docker_api import Docker
         from .xray import xray_image
         findings = lint.attach_image_figures(findings, text, xray_image(Docker(), args.image, duplicates=False))
-    if args.json:
-        print(json.dumps(lint.to_json(findings, args.dockerfile), indent=2))
+    if output == "json":
+        print(json.dumps(lint.to_json(findings, path), indent=2))
+    elif output == "sarif":
+        from .sarif import lint_log
+        print(json.dumps(lint_log(findings, "Dockerfile" if path == "-" else path), indent=2))
+    elif output == "github":
+        if findings:
+            print(lint.render_github(findings, path))
     else:
-        print(lint.render_text(findings, args.dockerfile))
-    return ExitCode.FAILED if findings else ExitCode.OK
+        print(lint.render_text(findings, path))
+    return ExitCode.FAILED if lint.fails(findings, args.failure_threshold) else ExitCode.OK
 
 
 # --- slim sensor -------------------------------------------------------------------

@@ -115,6 +115,14 @@ def test_lint_with_image_figures(wasteful_image):
     removed = next(f for f in findings if f["id"] == "remove-in-later-layer")
     assert (removed["line"], removed["layer"], removed["bytes"]) == (4, 3, WASTE)
     assert {"no-user", "remove-in-later-layer"} <= {f["id"] for f in findings}
+    assert (removed["severity"], removed["column"]) == ("warning", 11)   # at /waste.bin
+    sarif = slim("lint", dockerfile, "--image", wasteful_image["tag"], "--format", "sarif")
+    assert sarif.returncode == 1, sarif.stderr
+    [result] = [r for r in json.loads(sarif.stdout)["runs"][0]["results"] if r["ruleId"] == "remove-in-later-layer"]
+    assert result["properties"]["bytes"] == WASTE
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 4, "startColumn": 11}
+    quiet = slim("lint", dockerfile, "--failure-threshold", "error")
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
 
 
 def test_bad_input_exit_code_2(tmp_path):
