@@ -1,0 +1,99 @@
+"""Rule "package" (on by default, reason `package`): a language package is kept whole.
+
+  1. Python: a kept file of a distribution (site-packages or dist-packages)
+     keeps its whole top-level package directory, its *.dist-info /
+     *.egg-info (the one named after the module, or listing it in RECORD or
+     top_level.txt), and every file its RECORD lists. This is what prevents
+     the ModuleNotFoundError class of failures: a module imported lazily, by
+     a request no probe made.
+  2. Node: a kept file under node_modules/NAME (or @scope/NAME, or Debian's
+     /usr/share/nodejs, /usr/lib/nodejs) keeps that package directory whole.
+  3. The Python standard library is not expanded by static imports: a traced
+     run already opened every module it imported (measured in
+     docs/KEEP-RULES.md).
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+
+from ..model import EntryType, FsEntry, KeepReason
+from .rule import Rule, Stage
+
+_PY_SITE = re.compile(r"^(.*/(?:site|dist)-packages)/([^/]+)")
+_NODE_PKG = re.compile(r"^(.*/node_modules|/usr/share/nodejs|/usr/lib/nodejs|/usr/lib/[^/]+-linux-gnu/nodejs)"
+                       r"/((?:@[^/]+/)?[^/]+)")
+
+
+class PackageRule(Rule):
+    """Keep the whole Python distribution / Node package of a kept file (see the module docstring)."""
+
+    name = "package"
+    stage = Stage.EACH
+    reasons = (KeepReason.PACKAGE,)
+    default = True
+    cost = "0-1.6 MB per sample app"
+
+    def __init__(self, keeper) -> None:
+        super().__init__(keeper)
+        self.done: set[str] = set()                 # package directories and metadata expanded
+        self.metadata: dict[str, tuple[str, ...]] = {}
+
+    def each(self, path: str, entry: FsEntry) -> None:
+        python = _PY_SITE.match(path)
+        if python:
+            self.keep_python_distribution(python.group(1), python.group(2), path)
+        node = _NODE_PKG.match(path)
+        if node:
+            package_dir = f"{node.group(1)}/{node.group(2)}"
+            if package_dir not in self.done:
+                self.done.add(package_dir)
+                self.keeper.keep_tree(package_dir, KeepReason.PACKAGE, path)
+
+    def keep_python_distribution(self, site: str, top: str, because_of: str) -> None:
+        keeper = self.keeper
+        key = f"{site}/{top}"
+        if key in self.done or top == "__pycache__":
+            return
+        self.done.add(key)
+        if top.endswith((".dist-info", ".egg-info")):
+            keeper.keep_tree(key, KeepReason.PACKAGE, because_of)
+            return
+        module = top.split(".", 1)[0]
+        entry = keeper.index.get(key)
+        if entry is not None and entry.type is EntryType.DIR:
+            keeper.keep_tree(key, KeepReason.PACKAGE, because_of)
+        # the distribution's metadata: named after the module, or listing it
+        for meta in self.metadata_dirs(site):
+            dist_name = _normalise_dist(posixpath.basename(meta).split("-", 1)[0].rsplit(".", 1)[0])
+            record = keeper.content(meta + "/RECORD")
+            top_level = keeper.content(meta + "/top_level.txt")
+            tops = set()
+            if top_level:
+                tops.update(line.strip() for line in top_level.decode("utf-8", "replace").splitlines())
+            if record:
+                for line in record.decode("utf-8", "replace").splitlines():
+                    first = line.split(",", 1)[0]
+                    if first and not first.startswith(".."):
+                        tops.add(first.split("/", 1)[0].split(".", 1)[0] if "/" in first
+                                 else first.rsplit(".", 1)[0])
+            if dist_name != _normalise_dist(module) and module not in tops:
+                continue
+            self.done.add(meta)
+            keeper.keep_tree(meta, KeepReason.PACKAGE, because_of)
+            if record:
+                for line in record.decode("utf-8", "replace").splitlines():
+                    first = line.split(",", 1)[0]
+                    if first and not first.startswith(".."):
+                        keeper.keep(posixpath.join(site, first), KeepReason.PACKAGE, because_of)
+
+    def metadata_dirs(self, site: str) -> tuple[str, ...]:
+        """The *.dist-info / *.egg-info entries directly in a site directory (cached)."""
+        if site not in self.metadata:
+            self.metadata[site] = tuple(p for p in self.keeper.index.children(site)
+                                        if p.endswith((".dist-info", ".egg-info")))
+        return self.metadata[site]
+
+
+def _normalise_dist(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()

@@ -1,0 +1,51 @@
+"""Rule package: Python distributions and Node packages are kept whole."""
+from __future__ import annotations
+
+import pytest
+
+from keepfakes import R, f, keep, reasons
+from slimmer.model import KeepOptions
+
+
+SITE = "/usr/lib/python3/dist-packages"
+
+
+def test_python_package_is_kept_whole_with_its_metadata():
+    spec = {f"{SITE}/flask/__init__.py": f(), f"{SITE}/flask/json/provider.py": f(),
+            f"{SITE}/flask/py.typed": f(), f"{SITE}/Flask-2.2.2.dist-info/METADATA": f(),
+            f"{SITE}/Flask-2.2.2.dist-info/entry_points.txt": f(),
+            f"{SITE}/yaml/__init__.py": f(), f"{SITE}/_yaml/__init__.py": f(),
+            f"{SITE}/PyYAML-6.0.egg-info/top_level.txt": f(),
+            f"{SITE}/jinja2/__init__.py": f(), f"{SITE}/Jinja2-3.1.dist-info/METADATA": f()}
+    files = {f"{SITE}/PyYAML-6.0.egg-info/top_level.txt": b"_yaml\nyaml\n"}
+    kept = keep(spec, f"{SITE}/flask/__init__.py", f"{SITE}/yaml/__init__.py", files=files)
+    r = reasons(kept)
+    assert r[f"{SITE}/flask/json/provider.py"] is R.PACKAGE           # the lazily imported module
+    assert r[f"{SITE}/Flask-2.2.2.dist-info/entry_points.txt"] is R.PACKAGE
+    assert r[f"{SITE}/PyYAML-6.0.egg-info/top_level.txt"] is R.PACKAGE
+    assert f"{SITE}/jinja2/__init__.py" not in kept
+    off = keep(spec, f"{SITE}/flask/__init__.py", options=KeepOptions(rules={"package": False}))
+    assert f"{SITE}/flask/json/provider.py" not in off
+
+
+def test_python_record_keeps_every_file_of_the_distribution():
+    site = "/usr/local/lib/python3.11/site-packages"
+    spec = {f"{site}/attr/__init__.py": f(), f"{site}/attrs/__init__.py": f(),
+            f"{site}/attrs-23.1.0.dist-info/RECORD": f(), f"{site}/other/__init__.py": f()}
+    files = {f"{site}/attrs-23.1.0.dist-info/RECORD":
+             b"attr/__init__.py,sha256=x,10\nattrs/__init__.py,sha256=y,3\n../../../bin/x,,\n"}
+    r = reasons(keep(spec, f"{site}/attr/__init__.py", files=files))
+    assert r[f"{site}/attrs/__init__.py"] is R.PACKAGE and f"{site}/other/__init__.py" not in r
+
+
+@pytest.mark.parametrize("traced, package_dir", [
+    ("/app/node_modules/express/index.js", "/app/node_modules/express"),
+    ("/app/node_modules/@babel/core/lib/x.js", "/app/node_modules/@babel/core"),
+    ("/usr/share/nodejs/debug/src/index.js", "/usr/share/nodejs/debug"),
+])
+def test_node_package_is_kept_whole(traced, package_dir):
+    spec = {traced: f(), f"{package_dir}/package.json": f(), f"{package_dir}/lib/lazy.js": f(),
+            "/app/node_modules/unused/index.js": f(), "/usr/share/nodejs/unused/index.js": f()}
+    r = reasons(keep(spec, traced))
+    assert r[f"{package_dir}/lib/lazy.js"] is R.PACKAGE and r[f"{package_dir}/package.json"] is R.PACKAGE
+    assert "/app/node_modules/unused/index.js" not in r and "/usr/share/nodejs/unused/index.js" not in r
