@@ -9,7 +9,7 @@ import sys
 import traceback
 
 from . import __version__
-from .errors import BadInput, ExitCode, SlimError
+from .errors import BadInput, ExitCode, Interrupted, SlimError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     _sigterm_raises_keyboard_interrupt()
     try:
         return int(args.handler(args))
+    except Interrupted as exc:
+        removed = exc.removed
+        print(f"slim: interrupted during {exc.stage}; removed {removed.get('containers', 0)} container(s) and "
+              f"{removed.get('images', 0)} image(s) this run created", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         print("slim: interrupted; temporary containers and images were removed", file=sys.stderr)
         return ExitCode.INTERRUPTED
@@ -38,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sigterm_raises_keyboard_interrupt() -> None:
-    """SIGTERM (CI cancelling a job) cleans up exactly like Ctrl-C."""
+    """SIGTERM (CI cancelling a job) and SIGHUP (a closed terminal) clean up exactly like Ctrl-C."""
     def handler(signum, frame):
         raise KeyboardInterrupt
     try:
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGHUP, handler)
     except ValueError:   # not the main thread (tests calling main())
         pass
 
@@ -118,7 +124,7 @@ def run_build(args) -> int:
     from .pipeline import BuildRequest, build_slim_image
     from . import probe as probing
     from .progress import BuildProgress
-    from .report import render_summary
+    from .report import render_summary, unfinished_report
 
     plan = probing.load_probe_file(args.probe_file) if args.probe_file else probing.ProbePlan()
     extra = [probing.parse_http_flag(text) for text in args.http_probe]
@@ -148,18 +154,25 @@ def run_build(args) -> int:
     progress = BuildProgress(quiet=args.json)
     try:
         outcome = build_slim_image(request, emit=progress)
+    except SlimError as exc:
+        # CI uploads the report with `if: always()`: it exists after a failure or an interrupt too
+        if args.report:
+            _write_output(args.report, json.dumps(unfinished_report(args.image, exc), indent=2), "--report FILE")
+        raise
     finally:
         progress.close()
     doc = outcome.report
-    report_path = args.report or os.path.join(doc.artifacts, "slim.report.json")
-    _write_output(report_path, doc.to_json(), "--report FILE")
+    report_path = args.report or (os.path.join(doc.artifacts, "slim.report.json") if doc.artifacts else None)
+    if report_path:
+        _write_output(report_path, doc.to_json(), "--report FILE")
     if args.html:
         _write_build_html(args.html, doc)
     if args.json:
         print(doc.to_json())
     else:
         print(render_summary(doc))
-        print(f"report    {report_path}")
+        print(f"report    {report_path}" if report_path else
+              "report    not written (give --report FILE or --artifacts DIR to keep it)")
     if outcome.failures:
         for failure in outcome.failures:
             print(f"slim: error: {failure}", file=sys.stderr)

@@ -196,6 +196,13 @@ class Docker:
             if image_id not in self._images:
                 self._images.append(image_id)
 
+    def tag_image(self, image_id: str, tag: str) -> None:
+        repository, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+        try:
+            self.api.tag(image_id, repository, version, force=True)
+        except docker.errors.APIError as exc:
+            raise _api_error("tagging the slim image", tag, exc) from exc
+
     def untrack_image(self, image_id: str) -> None:
         with self._lock:
             if image_id in self._images:
@@ -208,16 +215,26 @@ class Docker:
                          name_hint: str = "run", extra_labels: dict | None = None,
                          stop_signal: str | None = None) -> str:
         """Create (not start) a container of IMAGE with this session's label. RUN is the
-        user's run context (env, workdir; see docs/RUN-CONTEXT.md)."""
+        user's run context (see docs/RUN-CONTEXT.md): env, workdir, extra hosts, mounts,
+        and networks: the first one at create time, the others connected before the
+        start, each with the aliases (user-defined networks only take aliases)."""
         run = run or RunSpec()
         port_bindings = {f"{port}/tcp": ("127.0.0.1", None) for port in ports}
-        host_config = self.api.create_host_config(port_bindings=port_bindings or None)
+        binds, anonymous, tmpfs = _mount_options(run.mounts)
+        networks = list(run.networks)
+        host_config = self.api.create_host_config(
+            port_bindings=port_bindings or None, network_mode=networks[0] if networks else None,
+            extra_hosts=[f"{name}:{address}" for name, address in run.hosts] or None,
+            binds=binds or None, tmpfs=tmpfs or None)
+        networking_config = self.api.create_networking_config(
+            {networks[0]: self._endpoint(networks[0], run)}) if networks else None
         labels = dict(self.labels, **(extra_labels or {}))
         try:
             created = self.api.create_container(
                 image, command=command, entrypoint=entrypoint, user=user or "",
                 environment=[f"{k}={v}" for k, v in run.env] or None, working_dir=run.workdir or None,
                 ports=[f"{p}/tcp" for p in ports] or None, host_config=host_config,
+                volumes=anonymous or None, networking_config=networking_config,
                 labels=labels, name=f"slimmer-{self.session}-{name_hint}-{uuid.uuid4().hex[:6]}",
                 stop_signal=stop_signal or None, detach=True)
         except docker.errors.ImageNotFound as exc:
@@ -227,7 +244,62 @@ class Docker:
         container_id = created["Id"]
         with self._lock:
             self._containers.append(container_id)
+        for network in networks[1:]:
+            try:
+                self.api.connect_container_to_network(
+                    container_id, network, aliases=self._endpoint(network, run).get("Aliases"))
+            except docker.errors.APIError as exc:
+                raise _api_error("connecting the container to a network", network, exc) from exc
         return container_id
+
+    def _endpoint(self, network: str, run: RunSpec) -> dict:
+        aliases = list(run.network_aliases) if network not in _DEFAULT_NETWORKS else []
+        return self.api.create_endpoint_config(aliases=aliases) if aliases else {}
+
+    # --- networks and volumes ------------------------------------------------------
+
+    def network_exists(self, name: str) -> bool:
+        try:
+            self.api.inspect_network(name)
+            return True
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            raise _api_error("looking up a network", name, exc) from exc
+
+    def volume_exists(self, name: str) -> bool:
+        try:
+            self.api.inspect_volume(name)
+            return True
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            raise _api_error("looking up a volume", name, exc) from exc
+
+    def create_volume(self, name: str) -> None:
+        """A named volume for this run (labelled, in the ledger): removed by remove_volumes()."""
+        try:
+            self.api.create_volume(name, labels=self.labels)
+        except docker.errors.APIError as exc:
+            raise _api_error("creating a volume", name, exc) from exc
+        with self._lock:
+            self._volumes.append(name)
+
+    def remove_volumes(self) -> int:
+        """Remove the volumes create_volume() made (their containers must be gone)."""
+        with self._lock:
+            volumes, self._volumes = list(self._volumes), []
+        removed = 0
+        for name in volumes:
+            try:
+                self.api.remove_volume(name, force=True)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError:
+                with self._lock:
+                    self._volumes.append(name)    # still in use: the next call retries
+        return removed
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         try:
@@ -389,7 +461,7 @@ class Docker:
 
     # --- cleanup -------------------------------------------------------------------
 
-    def cleanup(self) -> None:
+    def cleanup(self) -> dict:
         """Remove what this session created: the ledger, and every container carrying
         this session's label (a signal can land between the daemon creating a
         container and the ledger hearing of it)."""
@@ -401,16 +473,45 @@ class Docker:
             containers += [c["Id"] for c in labelled if c["Id"] not in containers]
         except docker.errors.APIError:
             pass
+        removed_containers = 0
         for container_id in containers:
             try:
                 self.api.remove_container(container_id, force=True, v=True)
+                removed_containers += 1
             except docker.errors.APIError:
                 pass
+        removed = {"containers": 0, "images": 0}
         for image_id in images:
             try:
                 self.api.remove_image(image_id, force=True)
+                removed["images"] += 1
             except docker.errors.APIError:
                 pass
+        removed["containers"] = removed_containers
+        return removed
+
+
+_DEFAULT_NETWORKS = {"bridge", "default"}
+
+
+def _mount_options(mounts) -> tuple[list[str], list[str], dict[str, str]]:
+    """RunSpec mounts as docker run would pass them: binds ("SRC:DST:MODE", host paths
+    and named volumes; a missing host directory is created, as with -v), anonymous
+    volumes (container paths) and tmpfs mounts ({DST: OPTIONS})."""
+    binds: list[str] = []
+    anonymous: list[str] = []
+    tmpfs: dict[str, str] = {}
+    for mount in mounts:
+        if mount.kind == "tmpfs":
+            options = [option for option in mount.options.split(",") if option]
+            if mount.read_only and "ro" not in options:
+                options.append("ro")
+            tmpfs[mount.target] = ",".join(options)
+        elif mount.source:
+            binds.append(f"{mount.source}:{mount.target}:{'ro' if mount.read_only else 'rw'}")
+        else:
+            anonymous.append(mount.target)
+    return binds, anonymous, tmpfs
 
 
 def _unavailable(exc: Exception) -> DockerUnavailable:

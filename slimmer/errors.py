@@ -75,6 +75,14 @@ class ThresholdMissed(SlimError):
 
 
 class Interrupted(SlimError):
-    """SIGINT or SIGTERM arrived; cleanup has run."""
+    """SIGINT, SIGTERM or SIGHUP arrived; cleanup has run. Carries the stage it landed
+    in, the timings so far and what the cleanup removed, for the report."""
 
     exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, what: str, value: object = None, hint: str | None = None, *, stage: str = "",
+                 timings: dict | None = None, removed: dict | None = None):
+        super().__init__(what, value, hint)
+        self.stage = stage
+        self.timings = timings or {}
+        self.removed = removed or {}

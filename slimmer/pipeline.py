@@ -5,6 +5,7 @@ orders them, times them and makes sure everything temporary is removed.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -23,7 +24,7 @@ from . import trace as trace_stage
 from . import verify as verify_stage
 from .docker_api import Docker
 from .dockerport import DockerPort
-from .errors import BadInput, SlimError
+from .errors import BadInput, Interrupted, SlimError
 from .events import Emit, Repaired, StageStarted, ignore
 from .model import (ImageIndex, KeepOptions, ProbeCheck, ProbeResult, RunSpec, TraceLog, TracedPath,
                     Verification)
@@ -57,6 +58,7 @@ class _Timer:
     def __init__(self):
         self.start = time.monotonic()
         self.timings: dict[str, float] = {}
+        self.current = "start"          # the stage running now: an interrupt names it
 
     def stage(self, name: str):
         timer = self
@@ -64,6 +66,7 @@ class _Timer:
         class _Span:
             def __enter__(self):
                 self.t0 = time.monotonic()
+                timer.current = name
 
             def __exit__(self, *exc):
                 timer.timings[f"{name}_s"] = round(timer.timings.get(f"{name}_s", 0) + time.monotonic() - self.t0, 2)
@@ -74,32 +77,71 @@ class _Timer:
 
 
 def build_slim_image(request: BuildRequest, emit: Emit = ignore, docker: DockerPort | None = None) -> BuildOutcome:
+    """Run the story; whatever happens, remove what this run created (a second Ctrl-C or
+    CI's SIGTERM cannot cut that short). An interrupt becomes errors.Interrupted, naming
+    the stage it landed in, the timings so far and what the cleanup removed."""
     docker = docker or Docker()
     timer = _Timer()
+    temporary = _TemporaryArtifacts(request)
+    request = replace(request, artifacts_dir=temporary.directory)
     try:
-        return _build(docker, request, emit, timer)
-    finally:
-        # A second Ctrl-C (or CI's SIGTERM) must not cut the cleanup short.
-        with _signals_deferred():
+        outcome = _build(docker, request, emit, timer)
+    except KeyboardInterrupt:
+        with _signals_deferred(redeliver=False):
+            removed = docker.cleanup()
+            temporary.remove()
+        raise Interrupted("interrupted", f"during {timer.current}",
+                          "nothing this run created is left: rerun when ready", stage=timer.current,
+                          timings=timer.total(), removed=removed) from None
+    except BaseException as exc:
+        with _signals_deferred(redeliver=False):
             docker.cleanup()
+        if isinstance(exc, SlimError):        # for the report of a run that ended early
+            exc.stage, exc.timings = timer.current, timer.total()
+        raise
+    # The outcome is decided (and the slim image tagged or removed): a signal now only
+    # waits for the cleanup to end.
+    with _signals_deferred(redeliver=False):
+        docker.cleanup()
+        if not outcome.failures and temporary.remove():
+            outcome.report.artifacts = outcome.report.dockerfile = None
+    return outcome
+
+
+class _TemporaryArtifacts:
+    """Without --artifacts the run writes into a temporary directory, removed afterwards
+    unless the build failed (the failure message names it, to investigate)."""
+
+    def __init__(self, request: BuildRequest):
+        self.created = request.artifacts_dir is None
+        self.directory = request.artifacts_dir or tempfile.mkdtemp(prefix="slimmer-artifacts-")
+
+    def remove(self) -> bool:
+        if self.created:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        return self.created
 
 
 class _signals_deferred:
-    """Hold SIGINT/SIGTERM while the block runs; re-deliver them afterwards."""
+    """Hold SIGINT/SIGTERM/SIGHUP while the block runs; afterwards re-deliver them as
+    KeyboardInterrupt, or (redeliver=False: the run is over either way) drop them."""
+
+    def __init__(self, redeliver: bool = True):
+        self.redeliver = redeliver
 
     def __enter__(self):
         self.pending: list[int] = []
         self.previous = {}
         if threading.current_thread() is not threading.main_thread():
             return self
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self.previous[signum] = signal.signal(signum, lambda n, _f: self.pending.append(n))
         return self
 
     def __exit__(self, *exc):
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
-        if self.pending and not exc[0]:
+        if self.pending and self.redeliver and not exc[0]:
             raise KeyboardInterrupt
         return False
 
@@ -140,10 +182,14 @@ def _build(docker: DockerPort, request: BuildRequest, emit: Emit, timer: _Timer)
     doc = report_stage.make_report(image, built, index, trace, slim.keep_set, runs, verification, gates,
                                    timer.total(), slim.artifacts, failures)
     if failures:
-        failures.append(f"the slim image {tag} was removed; rebuild it to investigate: "
+        failures.append(f"the slim image was not tagged {tag} and was removed; rebuild it to investigate: "
                         f"docker build {slim.artifacts.directory}")
     else:
-        docker.untrack_image(tag)
+        # verified and within the gates: only now does the user's tag point at it
+        docker.tag_image(built.id, tag)
+        work_tag = unverified_tag(tag, docker.session)
+        docker.remove_image(work_tag)            # the unverified tag; the image keeps TAG
+        docker.untrack_image(work_tag)
     return BuildOutcome(report=doc, failures=failures)
 
 
@@ -156,15 +202,24 @@ def make_slim_image(docker: DockerPort, image, index: ImageIndex, trace: TraceLo
     with timer.stage("dockerfile"):
         slim.artifacts = write_artifacts(slim.artifacts.directory if slim.artifacts else request.artifacts_dir,
                                          image, slim.keep_set, index)
+    # Until it is verified (and passes the gates) the slim image carries a temporary tag
+    # that the cleanup removes: a failed or interrupted run never leaves TAG on an image
+    # a later CI step could push, nor moves TAG off the user's previous image.
+    work_tag = unverified_tag(tag, docker.session)
+    docker.track_image(work_tag)
     with timer.stage("build"):
         emit(StageStarted("build", f"building {tag}"))
         previous = slim.built
-        slim.built = build_stage.build_slim_image(docker, slim.artifacts, tag, emit)
-        if previous is not None and previous.id != slim.built.id:
-            docker.remove_image(previous.id)    # the tag moved to the repaired image
-    # Until it is verified (and passes the gates) the slim image is temporary: a failed
-    # or interrupted run must not leave an image a later CI step could push.
-    docker.track_image(tag)
+        built = build_stage.build_slim_image(docker, slim.artifacts, work_tag, emit)
+        slim.built = replace(built, tag=tag)
+        if previous is not None and previous.id != built.id:
+            docker.remove_image(previous.id)    # the work tag moved to the repaired image
+
+
+def unverified_tag(tag: str, session: str) -> str:
+    """app:1.0-slim -> app:1.0-slim.unverified-SESSION (the work tag of this run)."""
+    name, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+    return f"{name}:{(version + '.unverified-' + session)[-128:]}"
 
 
 def verify_and_repair(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, slim: _Slim, runs,

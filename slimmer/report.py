@@ -70,8 +70,8 @@ class ReportDoc:
     traced: dict
     gates: list[GateEntry]
     timings: dict
-    artifacts: str
-    dockerfile: str
+    artifacts: str | None          # None: a temporary directory, removed after a successful run
+    dockerfile: str | None
     status: str = "ok"          # ok | failed
     error: str | None = None
     by_top_dir: dict = field(default_factory=dict)   # {"original": {"/usr": bytes}, "slim": {...}}
@@ -79,6 +79,24 @@ class ReportDoc:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
+
+
+def unfinished_report(image: str, error) -> dict:
+    """The report of a run that ended early: status "interrupted" or "failed", the stage
+    it ended in, the timings so far and the error. Same schema version, fewer keys."""
+    from .errors import Interrupted
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "slimmer_version": __version__,
+        "status": "interrupted" if isinstance(error, Interrupted) else "failed",
+        "stage": getattr(error, "stage", "") or None,
+        "error": error.message,
+        "exit_code": int(error.exit_code),
+        "original": {"image": image},
+        "slim": None,
+        "timings": getattr(error, "timings", {}) or {},
+        "removed_by_cleanup": getattr(error, "removed", {}) or {},
+    }
 
 
 def reduction(original_bytes: int, slim_bytes: int | None) -> dict:

@@ -47,6 +47,7 @@ class FakeDocker:
     tracked: list[str] = field(default_factory=list)
     removed_images: list[str] = field(default_factory=list)
     builds: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         self.archive = imagetar.save_archive(self.layers, created_by=self.created_by)
@@ -113,6 +114,7 @@ class FakeDocker:
     def remove_image(self, image_id: str) -> None:
         self.removed_images.append(image_id)
         self.images.pop(image_id, None)
+        self.tags.pop(image_id, None)
 
     def track_image(self, image_id: str) -> None:
         if image_id not in self.tracked:
@@ -200,11 +202,16 @@ class FakeDocker:
     def remove_container(self, container_id: str) -> None:
         self.containers.pop(container_id, None)
 
-    def cleanup(self) -> None:
+    def cleanup(self) -> dict:
+        removed = {"containers": len(self.containers), "images": len(self.tracked)}
         self.containers.clear()
         for tag in self.tracked:
-            self.removed_images.append(tag)
+            self.remove_image(tag)
         self.tracked.clear()
+        return removed
+
+    def tag_image(self, image_id: str, tag: str) -> None:
+        self.tags[tag] = image_id
 
     @property
     def ledger(self) -> dict:

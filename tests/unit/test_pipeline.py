@@ -66,9 +66,13 @@ def test_the_story_runs_in_order_and_repairs_what_the_slim_app_reached(tmp_path)
     assert verify["repaired"] == [{"round": 1, "path": "/opt/plugins/0.txt", "probe": "the app while the probes ran"}]
     assert verify["failed"] == 0 and verify["warnings"] == 1       # "plugin 0" is not "plugin 3": a warning
     assert outcome.report.keep["by_reason"]["repaired"]["files"] == 1
-    # the first slim image was replaced by the repaired one; nothing is left running
-    assert docker.builds == 2 and docker.removed_images == ["sha256:" + f"{1:064x}"]
+    # the first slim image was replaced by the repaired one, which alone gets the user's tag
+    # once verified; the work tag is gone and nothing is left running
+    assert docker.builds == 2
+    assert docker.removed_images == ["sha256:" + f"{1:064x}", "demo/app:1.0-slim.unverified-fakesession1"]
+    assert docker.tags == {"demo/app:1.0-slim": "sha256:" + f"{2:064x}"}
     assert docker.ledger == {"containers": [], "tracked_images": []}
+    assert outcome.report.slim.image == "demo/app:1.0-slim"
 
 
 def test_no_repair_fails_naming_the_removed_file_and_removes_the_slim_image(tmp_path):
@@ -78,11 +82,13 @@ def test_no_repair_fails_naming_the_removed_file_and_removes_the_slim_image(tmp_
     assert "the slim app reached /opt/plugins/0.txt, which the original image has" in outcome.failures[0]
     assert "status 1, the original gave 0" in outcome.failures[0]
     assert "new error in the slim app's log: cat: /opt/plugins/0.txt: No such file or directory" in outcome.failures[0]
-    assert "was removed; rebuild it to investigate" in outcome.failures[1]
+    assert "the slim image was not tagged demo/app:1.0-slim and was removed; rebuild it to investigate" \
+        in outcome.failures[1]
     assert outcome.report.status == "failed"
     assert outcome.report.verify["reached_removed"] == [{"path": "/opt/plugins/0.txt",
                                                          "probe": "the app while the probes ran"}]
-    assert "demo/app:1.0-slim" in docker.removed_images     # an unverified image is not left tagged
+    assert docker.tags == {}                                 # an unverified image never gets the user's tag
+    assert docker.removed_images == ["demo/app:1.0-slim.unverified-fakesession1"]
     failed = [e for e in events if isinstance(e, ProbeDone) and not e.ok]
     assert failed and failed[0].stage == "verify"
 
@@ -100,7 +106,7 @@ def test_gates_fail_the_build_and_say_why(tmp_path):
     assert outcome.failures[0].startswith("slim image size ") and "> --max-size 10 bytes" in outcome.failures[0]
     assert "< --min-ratio 1000.0" in outcome.failures[1]
     assert [g.name for g in outcome.report.gates if not g.passed] == ["max_size", "min_ratio"]
-    assert "demo/app:1.0-slim" in docker.removed_images
+    assert docker.tags == {} and "demo/app:1.0-slim.unverified-fakesession1" in docker.removed_images
 
 
 def test_a_daemon_failure_mid_run_is_a_slim_error_and_cleanup_still_runs(tmp_path):
@@ -152,3 +158,32 @@ def test_inspect_pairs_layers_with_the_history_entries_that_made_them():
     assert [entry.empty_layer for entry in info.history] == [False, True, False, False, True]
     squashed = image_info_from_api("x:1", dict(raw, RootFS={"Layers": ["sha256:1"]}), history)
     assert [layer.created_by for layer in squashed.layers] == [""]     # counts disagree: no wrong pairing
+
+
+def test_an_interrupt_names_its_stage_and_removes_everything(tmp_path):
+    from slimmer.errors import Interrupted
+    docker = fake()
+    real_build = docker.build
+
+    def interrupted_build(*args, **kwargs):
+        real_build(*args, **kwargs)
+        raise KeyboardInterrupt
+    docker.build = interrupted_build
+    with pytest.raises(Interrupted) as raised:
+        build(docker, tmp_path)
+    assert raised.value.stage == "build" and raised.value.exit_code == 130
+    assert set(raised.value.timings) >= {"inspect_s", "trace_s", "keep_s", "total_s"}
+    assert raised.value.removed == {"containers": 0, "images": 1}     # the work tag
+    assert docker.tags == {} and docker.ledger == {"containers": [], "tracked_images": []}
+
+
+def test_without_artifacts_dir_the_temporary_one_is_removed_after_success(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    outcome, _ = build(fake(), tmp_path, artifacts_dir=None)
+    assert outcome.failures == [] and outcome.report.artifacts is None
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("slimmer-artifacts-")]
+    failed, _ = build(fake(), tmp_path, artifacts_dir=None, repair=False)
+    kept = [p for p in os.listdir(tmp_path) if p.startswith("slimmer-artifacts-")]
+    assert failed.failures and len(kept) == 1 and kept[0] in failed.failures[-1]   # named, to investigate
