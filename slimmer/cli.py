@@ -8,7 +8,7 @@ import signal
 import sys
 import traceback
 
-from . import __version__
+from . import __version__, units
 from .errors import BadInput, ExitCode, Interrupted, SlimError
 
 
@@ -103,8 +103,10 @@ def add_build_parser(commands) -> None:
     sub.add_argument("--crawl-pages", type=int, metavar="N", help="crawl at most N pages per port (default 50)")
     sub.add_argument("--crawl-seconds", type=float, metavar="S", help="stop crawling a port after S seconds (default 30)")
     sub.add_argument("--no-crawl", action="store_true", help="skip the default GET / and crawl: run only the explicit probes")
-    sub.add_argument("--max-size", type=int, metavar="BYTES", help="fail when the slim image is larger")
-    sub.add_argument("--min-ratio", type=float, metavar="R", help="fail when original/slim is below R")
+    sub.add_argument("--max-size", type=units.size_argument, metavar="SIZE",
+                     help="fail when the slim image is larger: 80MB, 1.5GiB, 500kB or bytes")
+    sub.add_argument("--min-ratio", type=units.factor_argument, metavar="R",
+                     help="fail when original/slim is below R: 3 or 3x")
     sub.add_argument("--artifacts", metavar="DIR", help="artifacts directory (default: a temp dir kept for you)")
     sub.add_argument("--report", metavar="FILE", help="write the JSON report here")
     sub.add_argument("--html", metavar="FILE", help="write an HTML before/after picture")
@@ -207,8 +209,8 @@ def add_xray_parser(commands) -> None:
     sub.add_argument("--json", action="store_true")
     sub.add_argument("--html", metavar="FILE")
     sub.add_argument("--ci", action="store_true", help="evaluate CI rules; exit 1 when one fails")
-    sub.add_argument("--max-reclaimable", type=int, metavar="BYTES")
-    sub.add_argument("--min-efficiency", type=float, metavar="R")
+    sub.add_argument("--max-reclaimable", type=units.size_argument, metavar="BYTES")
+    sub.add_argument("--min-efficiency", type=units.ratio_argument, metavar="R")
     _common(sub)
     sub.set_defaults(handler=run_xray)
 
