@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import re
 import tarfile
 import threading
@@ -147,7 +148,10 @@ class Docker:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {SESSION_LABEL: self.session}
+        """This session's label, plus SLIMMER_LABELS="k=v,k2=v2" from the environment (a CI
+        job or a test suite marks everything its runs create, to find it and only it)."""
+        extra = dict(item.split("=", 1) for item in os.environ.get("SLIMMER_LABELS", "").split(",") if "=" in item)
+        return dict(extra, **{SESSION_LABEL: self.session})
 
     def is_local(self) -> bool:
         """True when the daemon runs on this host (unix socket), so /proc is shared."""

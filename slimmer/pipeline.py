@@ -4,6 +4,7 @@ orders them, times them and makes sure everything temporary is removed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,18 +15,20 @@ from dataclasses import dataclass, field, replace
 
 from . import __version__
 from . import build as build_stage
+from . import compose
 from . import dockerfile as dockerfile_stage
 from . import imagefs
 from . import inspect as inspect_stage
 from . import keep as keep_stage
 from . import report as report_stage
+from . import runcontext
 from . import sensor
 from . import trace as trace_stage
 from . import verify as verify_stage
 from .docker_api import Docker
 from .dockerport import DockerPort
 from .errors import BadInput, Interrupted, SlimError
-from .events import Emit, Repaired, StageStarted, ignore
+from .events import Emit, Note, Repaired, StageStarted, for_stage, ignore
 from .model import (ImageIndex, KeepOptions, ProbeCheck, ProbeResult, RunSpec, TraceLog, TracedPath,
                     Verification)
 from .probefile import ProbePlan
@@ -46,6 +49,7 @@ class BuildRequest:
     repair: bool = True                     # --no-repair: a removed file the slim app reaches fails instead
     max_size: int | None = None
     min_ratio: float | None = None
+    compose: compose.ComposeTarget | None = None   # --compose-file FILE --service NAME
 
 
 @dataclass
@@ -90,14 +94,16 @@ def build_slim_image(request: BuildRequest, emit: Emit = ignore, docker: DockerP
         with _signals_deferred(redeliver=False):
             removed = docker.cleanup()
             temporary.remove()
-        raise Interrupted("interrupted", f"during {timer.current}",
-                          "nothing this run created is left: rerun when ready", stage=timer.current,
-                          timings=timer.total(), removed=removed) from None
+        interrupted = Interrupted("interrupted", f"during {timer.current}",
+                                  "nothing this run created is left: rerun when ready", stage=timer.current,
+                                  timings=timer.total(), removed=removed)
+        interrupted.session = docker.session
+        raise interrupted from None
     except BaseException as exc:
         with _signals_deferred(redeliver=False):
             docker.cleanup()
         if isinstance(exc, SlimError):        # for the report of a run that ended early
-            exc.stage, exc.timings = timer.current, timer.total()
+            exc.stage, exc.timings, exc.session = timer.current, timer.total(), docker.session
         raise
     # The outcome is decided (and the slim image tagged or removed): a signal now only
     # waits for the cleanup to end.
@@ -158,18 +164,31 @@ class _Slim:
 def _build(docker: DockerPort, request: BuildRequest, emit: Emit, timer: _Timer) -> BuildOutcome:
     """The story of one `slim build`."""
     sensor.sensor_path()   # fail early, with how to build it, when the binary is missing
+    request, dependencies = resolve_run_context(docker, request, emit)
     with timer.stage("inspect"):
         emit(StageStarted("inspect", f"inspecting {request.image}"))
         image = inspect_stage.inspect_image(docker, request.image)
     check_platform(image)
     tag = request.tag or inspect_stage.default_slim_tag(image)
+    # The traced runs and verification share one world: the same dependencies, networks, volumes.
+    with run_context_resources(docker, request.runs, dependencies, emit, timer):
+        outcome = _slim(docker, request, image, tag, emit, timer)
+    if dependencies is not None:
+        service = dependencies.service
+        outcome.report.run_context["compose"] = {
+            "file": service.compose_file, "service": service.name, "project": service.project,
+            "dependencies": list(service.dependencies)}
+    return outcome
 
+
+def _slim(docker: DockerPort, request: BuildRequest, image, tag: str, emit: Emit, timer: _Timer) -> BuildOutcome:
+    """Trace, keep, build, verify (and repair), report: the part that runs in the run context."""
     # The index streams `docker save` while the app runs under the sensor.
     indexer = _Indexer(docker, image.id, timer)
     with timer.stage("trace"):
         runs = trace_runs(docker, image, request, emit)
     index = indexer.result()
-    trace = merge_traces([traced.trace for _, traced in runs])
+    trace = without_mounted_paths(merge_traces([traced.trace for _, traced in runs]), request.runs)
 
     slim = _Slim(request.keep, None, None, None)
     make_slim_image(docker, image, index, trace, slim, request, tag, emit, timer)
@@ -191,6 +210,100 @@ def _build(docker: DockerPort, request: BuildRequest, emit: Emit, timer: _Timer)
         docker.remove_image(work_tag)            # the unverified tag; the image keeps TAG
         docker.untrack_image(work_tag)
     return BuildOutcome(report=doc, failures=failures)
+
+
+def resolve_run_context(docker: DockerPort, request: BuildRequest, emit: Emit):
+    """One complete RunSpec per run: with --compose-file, the service's run context under
+    the probe file's [run] and the flags (already merged by the CLI; runcontext rule 4).
+    The Compose CLI only resolves the project here; nothing starts yet.
+    Returns (request with its runs filled in, ComposeDependencies or None)."""
+    runs = request.runs or (request.plan.run,)
+    dependencies = None
+    if request.compose is not None:
+        dependencies = compose.prepare(request.compose, docker.session, docker, for_stage(emit, "compose"))
+        runs = tuple(runcontext.merge_run(dependencies.service.run, run) for run in runs)
+    return replace(request, runs=tuple(runcontext.check_run(run) for run in runs)), dependencies
+
+
+@contextlib.contextmanager
+def run_context_resources(docker: DockerPort, runs: tuple[RunSpec, ...], dependencies, emit: Emit, timer: _Timer):
+    """What the runs need around them, for as long as the block lasts:
+      1. the Compose dependencies (up, healthy), when --compose-file is given;
+      2. every network a run attaches to exists (else exit 2 naming it: a typo must
+         not become a daemon error halfway through);
+      3. a named volume that does not exist yet is created for this build (labelled)
+         and removed at the end, like everything slimmer makes; an existing one is
+         used as it is;
+      4. at the end, also after a failure or Ctrl-C: the dependencies go down
+         (`down -v`, the project's containers, networks and volumes) and the
+         volumes of 3 are removed. The traced and verify containers are gone by
+         then (their own finally blocks)."""
+    created: list[str] = []
+    try:
+        if dependencies is not None:
+            with timer.stage("compose"):
+                emit(StageStarted("compose", f"starting the dependencies of service {dependencies.service.name}"))
+                dependencies.up()
+        check_networks(docker, runs)
+        created = create_missing_volumes(docker, runs, emit)
+        for line in runcontext.describe(runs[0]):
+            emit(Note("trace", f"run context: {line}"))
+        yield
+    except BaseException as failure:
+        with _signals_deferred():
+            if dependencies is not None:
+                dependencies.down_after(failure)
+            if created:
+                docker.remove_volumes()
+        raise
+    with _signals_deferred():
+        try:
+            if dependencies is not None:
+                dependencies.down()
+        finally:
+            if created:
+                docker.remove_volumes()
+
+
+def check_networks(docker: DockerPort, runs: tuple[RunSpec, ...]) -> None:
+    for name in dict.fromkeys(name for run in runs for name in run.networks):
+        if name not in ("bridge", "default") and not docker.network_exists(name):
+            raise BadInput("unknown network", name,
+                           f"create it first (docker network create {name}) or check the name: docker network ls")
+
+
+def create_missing_volumes(docker: DockerPort, runs: tuple[RunSpec, ...], emit: Emit) -> list[str]:
+    """The named volumes this build created (rule 3 of run_context_resources)."""
+    created = []
+    for name in dict.fromkeys(mount.source for run in runs for mount in run.mounts
+                              if mount.kind == "volume" and mount.source):
+        if not docker.volume_exists(name):
+            emit(Note("trace", f"creating volume {name} for this build (removed at the end)"))
+            docker.create_volume(name)
+            created.append(name)
+    return created
+
+
+SHADOWING_MOUNTS = ("bind", "tmpfs")
+
+
+def without_mounted_paths(trace: TraceLog, runs: tuple[RunSpec, ...]) -> TraceLog:
+    """What the app read under a mount came from the mount, not from the image:
+      1. traced paths strictly under a bind or tmpfs mount target are dropped before
+         the keep stage: they are not traced image files;
+      2. the mount point itself stays, as a traced path: the slim image has it with
+         the image's mode and owner (when the image lacks it, its nearest directory;
+         Docker creates the mount point at run time);
+      3. a named or anonymous volume starts as a copy of the image's directory: what
+         the app read there is image content, kept by the usual rules."""
+    targets = sorted({mount.target for run in runs for mount in run.mounts if mount.kind in SHADOWING_MOUNTS})
+    if not targets:
+        return trace
+    paths = {path: item for path, item in trace.paths.items()
+             if not any(path.startswith(target.rstrip("/") + "/") for target in targets)}
+    for target in targets:
+        paths[target] = TracedPath(target, frozenset({"mount"}), False)
+    return replace(trace, paths=paths)
 
 
 def make_slim_image(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, slim: _Slim,

@@ -96,6 +96,7 @@ def unfinished_report(image: str, error) -> dict:
         "slim": None,
         "timings": getattr(error, "timings", {}) or {},
         "removed_by_cleanup": getattr(error, "removed", {}) or {},
+        "session": getattr(error, "session", None),   # the label value slimmer.session=... of what it created
     }
 
 

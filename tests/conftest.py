@@ -14,6 +14,13 @@ if REPO not in sys.path:
 
 from tests.slimtest import Ledger  # noqa: E402
 
+# Everything the slim runs of this test session create carries this label (docker_api reads
+# SLIMMER_LABELS), so the leftover check looks at this session's own things only: other
+# runs on a shared engine (a developer's, another CI job's) are none of its business.
+TEST_RUN_LABEL = "slimmer.test.run"
+TEST_RUN = os.environ.setdefault("SLIMMER_TEST_RUN", os.urandom(6).hex())
+os.environ["SLIMMER_LABELS"] = f"{TEST_RUN_LABEL}={TEST_RUN}"
+
 
 def _docker_client():
     import docker
@@ -35,7 +42,7 @@ def docker_client():
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind(request):
-    """After the session: no container created by slimmer (label slimmer.session) remains,
+    """After the session: no container created by this session's slim runs remains,
     and no anonymous volume appeared that nobody removed (an image's VOLUME)."""
     import docker
     uses_docker = any("integration" in str(item.fspath) or "sensor" in str(item.fspath)
@@ -46,7 +53,7 @@ def nothing_left_behind(request):
         return
     try:
         client = docker.from_env()
-        leftovers = client.containers.list(all=True, filters={"label": "slimmer.session"})
+        leftovers = client.containers.list(all=True, filters={"label": f"{TEST_RUN_LABEL}={TEST_RUN}"})
     except docker.errors.DockerException:
         return
     # Reported, not removed: on a shared machine they may belong to a run still going.
