@@ -32,7 +32,7 @@ import json
 import posixpath
 import tarfile
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterable
 
 from .elf import ELF_MAGIC, read_elf_info
@@ -408,6 +408,9 @@ class MergedTree:
                     self._remove(child, entry.layer, "replaced")
             if self._on_hidden:
                 self._on_hidden(old, entry.layer, "overwritten")
+            if old.layer != entry.layer:
+                # remember who wrote it before: a COPY'd file a later RUN chmod'ed is still the app's
+                entry = replace(entry, earlier_layers=old.earlier_layers + (old.layer,))
         elif path != "/":
             self._ensure_parent(path, entry.layer)
         self.entries[path] = entry

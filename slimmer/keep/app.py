@@ -1,9 +1,11 @@
 """Rule "app" (on by default, reason `app`): what the Dockerfile's COPY/ADD wrote.
 
-Entries last written by a COPY/ADD layer (known from the layer's history) are
-kept, each as an entry (a directory's entry, not its tree), unless the layer
-is larger than KeepOptions.app_layer_max_bytes (default 50 MB: a model, a
-dataset) or copies into "/" (a base image's rootfs).
+Entries a COPY/ADD layer wrote (known from the layer's history) are kept,
+each as an entry (a directory's entry, not its tree), in their final version:
+a file a later RUN changed (`RUN chmod +x /www/cgi-bin/*`: mode, owner or
+content) is still an app file, and the RUN's version is the one kept. Not
+when the layer is larger than KeepOptions.app_layer_max_bytes (default 50 MB:
+a model, a dataset) or copies into "/" (a base image's rootfs).
 """
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ class AppRule(Rule):
         if not app_layers:
             return
         for path, entry in self.keeper.index.entries.items():
-            if entry.layer in app_layers:
-                self.keeper.keep(path, KeepReason.APP, f"layer {entry.layer}", follow_last=False)
+            copied_by = [layer for layer in entry.written_by if layer in app_layers]
+            if copied_by:
+                self.keeper.keep(path, KeepReason.APP, f"layer {copied_by[-1]}", follow_last=False)
 
 
 def is_copy_layer(created_by: str) -> bool:
