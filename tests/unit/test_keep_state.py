@@ -37,3 +37,36 @@ def test_system_roots_are_never_kept_whole(written):
     assert all(spec.get(path, d())["type"] is EntryType.DIR for path in kept.paths())
     parent = posixpath.dirname(written)
     assert parent == "/" or parent in kept
+
+
+STDLIB = "/usr/lib/python3.11"
+CACHES = {f"{STDLIB}/json/__init__.py": f(size=14_000), f"{STDLIB}/json/decoder.py": f(size=13_000),
+          f"{STDLIB}/json/__pycache__/old.cpython-311.pyc": f(), f"{STDLIB}/email/parser.py": f(),
+          "/var/cache/apt/pkgcache.bin": f(size=30_000_000), "/var/cache/fontconfig/x.cache-8": f(),
+          "/root/.cache/pip/http/x": f(), "/home/app/.cache/go-build/x": f(), "/home/app/.npm/_cacache/x": f(),
+          "/home/app/.npm/_logs/old.log": f(), "/srv/data/.cache/thumbs/a.png": f(),
+          "/var/lib/db/base/1": f(size=100)}
+
+
+@pytest.mark.parametrize("written", [
+    f"{STDLIB}/json/__pycache__/__init__.cpython-311.pyc",      # the dir exists
+    f"{STDLIB}/json/__pycache__/decoder.cpython-311.pyc.139872",  # written first, then renamed
+    f"{STDLIB}/email/__pycache__/parser.cpython-311.pyc",       # nearest existing dir: the stdlib's email/
+    f"{STDLIB}/email/parser.pyc",
+    "/var/cache/apt/archives/partial/x.deb", "/var/cache/fontconfig/new.cache-8",
+    "/root/.cache/pip/selfcheck.json", "/home/app/.cache/go-build/y", "/home/app/.npm/_cacache/tmp/x",
+    "/home/app/.npm/_logs/new.log", "/srv/data/.cache/thumbs/b.png",
+])
+def test_caches_are_never_state(written):
+    """Issue 17: a CLI run as root keeps 2.8 MB of stdlib as "state" because Python tries
+    to write bytecode next to it; the program rebuilds a cache, so no write to one counts."""
+    kept = keep(CACHES, writes=[written])
+    assert not [path for path, kept_path in kept.kept.items() if kept_path.reason is R.STATE]
+    assert f"{STDLIB}/json/decoder.py" not in kept and f"{STDLIB}/email/parser.py" not in kept
+    assert "/var/cache/apt/pkgcache.bin" not in kept
+
+
+def test_a_write_beside_a_cache_is_still_state():
+    kept = keep(CACHES, writes=["/var/lib/db/postmaster.pid", "/srv/data/upload.bin"])
+    assert kept.kept["/var/lib/db/base/1"].reason is R.STATE
+    assert kept.kept["/srv/data/.cache/thumbs/a.png"].reason is R.STATE     # inside the app's own state dir
