@@ -13,7 +13,8 @@ DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "KEEP-RULES.md
 
 def test_keep_rule_names_and_defaults_stay_what_users_scripts_pass():
     assert RULES == {"state": True, "package": True, "app": True, "script": True, "data": True,
-                     "plugins": True, "program-data": True, "package-metadata": True, "os-packages": False}
+                     "plugins": True, "program-data": True, "package-metadata": True, "os-packages": False,
+                     "imports": True}
 
 
 def test_every_reason_is_recorded_by_exactly_one_rule_and_ranked_once():
