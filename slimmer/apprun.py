@@ -217,7 +217,17 @@ class AppRun:
         return replace(result, name="healthcheck " + " ".join(argv), kind="healthcheck", stable=False)
 
 
-_LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
+_LOOPBACK_V6 = "00000000000000000000000001000000"
+
+
+def _is_loopback(address: str) -> bool:
+    """/proc/net/tcp{,6} hex addresses: 127.0.0.0/8 (IPv4, or IPv4-mapped in tcp6; the
+    kernel writes it little-endian: 127.0.0.11 is 0B00007F) and ::1. Docker's DNS
+    resolver listens on 127.0.0.11 in every container on a user-defined network."""
+    if address == _LOOPBACK_V6:
+        return True
+    return len(address) in (8, 32) and address[-2:] == "7F" and (
+        len(address) == 8 or address[:24] == "0000000000000000FFFF0000")
 
 
 def listening_tcp_ports(pid: int) -> tuple[int, ...]:
@@ -230,7 +240,7 @@ def listening_tcp_ports(pid: int) -> tuple[int, ...]:
                     fields = line.split()
                     if len(fields) > 3 and fields[3] == "0A":   # TCP_LISTEN
                         address, port_hex = fields[1].rsplit(":", 1)
-                        if address in _LOOPBACK:
+                        if _is_loopback(address):
                             continue   # loopback only: not reachable from outside
                         ports.add(int(port_hex, 16))
         except OSError:

@@ -114,8 +114,65 @@ def add_build_parser(commands) -> None:
     sub.add_argument("--no-repair", action="store_true",
                      help="fail when the slim app reaches a removed file, instead of keeping it and rebuilding")
     sub.add_argument("--json", action="store_true", help="print the JSON report to stdout")
+    _add_run_context_flags(sub)
     _common(sub)
     sub.set_defaults(handler=run_build)
+
+
+def _add_run_context_flags(sub) -> None:
+    """docker run's flags (and Compose's service), for the traced run, exec probes and
+    verification alike; never baked into the slim image (docs/RUN-CONTEXT.md)."""
+    group = sub.add_argument_group(
+        "run context", "how the app runs, as with docker run; applied to the traced run, exec probes and "
+        "verification alike, never baked into the slim image; flags override the probe file's [run] "
+        "(docs/RUN-CONTEXT.md)")
+    group.add_argument("--env", action="append", default=[], metavar="KEY[=VALUE]",
+                       help="set an environment variable; KEY alone takes slim's own value "
+                            "(e.g. --env APP_TOKEN=s3cret, --env HOME; repeatable; values never printed)")
+    group.add_argument("--env-file", action="append", default=[], metavar="FILE",
+                       help="read KEY=VALUE lines, docker's env-file syntax (e.g. --env-file app.env; repeatable)")
+    group.add_argument("--network", action="append", default=[], metavar="NAME",
+                       help="attach to this existing network (e.g. --network appnet; repeatable)")
+    group.add_argument("--network-alias", action="append", default=[], metavar="NAME",
+                       help="the app's name on its networks (e.g. --network-alias api; repeatable)")
+    group.add_argument("--add-host", action="append", default=[], metavar="NAME:IP",
+                       help="an /etc/hosts entry (e.g. --add-host db.local:10.0.0.5, "
+                            "--add-host api:host-gateway; repeatable)")
+    group.add_argument("--volume", action="append", default=[], metavar="SRC:DST[:ro]",
+                       help="bind a host path or mount a named volume (e.g. --volume ./conf:/etc/app:ro, "
+                            "--volume appdata:/var/lib/app; repeatable)")
+    group.add_argument("--tmpfs", action="append", default=[], metavar="DST[:OPTIONS]",
+                       help="a tmpfs mount (e.g. --tmpfs /run, --tmpfs /tmp:size=64m; repeatable)")
+    group.add_argument("--user", metavar="USER[:GROUP]", help="run as this user (e.g. --user 1000:1000)")
+    group.add_argument("--entrypoint", metavar="CMD",
+                       help="replace ENTRYPOINT with one executable; drops the image's CMD unless --cmd "
+                            "is given (e.g. --entrypoint /usr/local/bin/start; \"\" clears it)")
+    group.add_argument("--cmd", metavar="ARGS",
+                       help="replace CMD, split like a shell (e.g. --cmd \"serve --port 8080\"); "
+                            "the probe file's [run] command")
+    group.add_argument("--workdir", metavar="DIR", help="working directory, absolute (e.g. --workdir /srv/app)")
+    group.add_argument("--compose-file", metavar="FILE",
+                       help="run IMAGE as --service of this Compose file, its dependencies started "
+                            "by the Compose CLI (e.g. --compose-file compose.yaml --service app)")
+    group.add_argument("--service", "--target-compose-svc", dest="service", metavar="NAME",
+                       help="the Compose service IMAGE runs as (with --compose-file)")
+
+
+def run_context_from_flags(args, plan_run):
+    """The probe file's [run] with the run-context flags over it; the compose target or None."""
+    from . import runcontext
+    from .compose import ComposeTarget
+    flags = runcontext.RunFlags(
+        env=tuple(args.env), env_files=tuple(args.env_file), networks=tuple(args.network),
+        network_aliases=tuple(args.network_alias), hosts=tuple(args.add_host), volumes=tuple(args.volume),
+        tmpfs=tuple(args.tmpfs), user=args.user, entrypoint=args.entrypoint, cmd=args.cmd, workdir=args.workdir)
+    run = runcontext.merge_run(plan_run, runcontext.run_from_flags(flags))
+    if bool(args.compose_file) != bool(args.service):
+        given, missing = ("--compose-file", "--service") if args.compose_file else ("--service", "--compose-file")
+        raise BadInput(f"{given} needs {missing}", args.compose_file or args.service,
+                       "e.g. --compose-file compose.yaml --service app")
+    target = ComposeTarget(args.compose_file, args.service) if args.compose_file else None
+    return run, target
 
 
 def run_build(args) -> int:
@@ -132,6 +189,8 @@ def run_build(args) -> int:
     extra = [probing.parse_http_flag(text) for text in args.http_probe]
     extra += [ExecProbe(argv=tuple(shlex.split(text))) for text in args.exec_probe]
     plan = dc_replace(plan, probes=plan.probes + tuple(extra))
+    run, compose_target = run_context_from_flags(args, plan.run)
+    plan = dc_replace(plan, run=run)
     if args.continue_after:
         probing.parse_continue_after(args.continue_after)
         plan = dc_replace(plan, run=dc_replace(plan.run, continue_after=args.continue_after))
@@ -152,7 +211,7 @@ def run_build(args) -> int:
         image=args.image, plan=plan, runs=runs, tag=args.tag,
         keep=KeepOptions(include=tuple(args.include_path), exclude=tuple(args.exclude_path), rules=rules),
         artifacts_dir=args.artifacts, verify=not args.no_verify, repair=not args.no_repair,
-        max_size=args.max_size, min_ratio=args.min_ratio)
+        max_size=args.max_size, min_ratio=args.min_ratio, compose=compose_target)
     progress = BuildProgress(quiet=args.json)
     try:
         outcome = build_slim_image(request, emit=progress)

@@ -525,3 +525,24 @@ class ComposeDependencies:
 
 def _indent(text: str, lines: int = 30) -> str:
     return "\n".join("    " + line for line in (text or "").rstrip().splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class ComposeTarget:
+    """--compose-file FILE --service NAME, as given."""
+
+    compose_file: str
+    service: str
+
+
+def prepare(target: ComposeTarget, session: str, docker: ContainerLookup,
+            on_event: Event = lambda _: None) -> ComposeDependencies:
+    """Find the CLI, resolve TARGET's service under the project `slimmer-<session>`:
+    its dependencies, ready to go up (nothing runs yet)."""
+    cli = find_compose_cli()
+    service = load_service(cli, target.compose_file, target.service, project_name(session))
+    return ComposeDependencies(service, cli, docker, on_event=on_event)
+
+
+def project_name(session: str) -> str:
+    return f"slimmer-{session}"

@@ -242,7 +242,7 @@ def run_context_resources(docker: DockerPort, runs: tuple[RunSpec, ...], depende
     try:
         if dependencies is not None:
             with timer.stage("compose"):
-                emit(StageStarted("compose", f"starting the dependencies of service {dependencies.service.name}"))
+                emit(StageStarted("compose", f"service {dependencies.service.name} of {dependencies.service.compose_file}"))
                 dependencies.up()
         check_networks(docker, runs)
         created = create_missing_volumes(docker, runs, emit)

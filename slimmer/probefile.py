@@ -6,12 +6,13 @@ themselves run in probe.py.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from .errors import BadInput
 from .model import ExecProbe, HttpProbe, RunSpec, WaitProbe
+from .runcontext import RUN_CONTEXT_KEYS, RunKeyError, parse_run_table
 
 try:
     import tomllib
@@ -69,7 +70,7 @@ _PROBE_KEYS = {
     "exec": {"type", "argv", "user", "expect_exit", "expect_output", "compare"},
     "wait": {"type", "seconds", "port", "log", "timeout"},
 }
-_RUN_KEYS = {"env", "command", "user", "continue_after"}
+_RUN_KEYS = {"continue_after", *RUN_CONTEXT_KEYS}
 _CRAWL_KEYS = {"depth", "pages", "seconds"}
 _TOP_KEYS = {"probe", "run", "crawl"}
 
@@ -122,7 +123,7 @@ def parse_probe_data(data: dict, text: str, path: str) -> ProbePlan:
                                    Path(path).parent))
     run_start = (lines.blocks("run") or [0])[0]
     run = _parse_run(data.get("run", {}), path, lambda name: lines.field(run_start, name) if run_start
-                     else lines.field(0, "run"))
+                     else lines.field(0, "run"), Path(path).parent)
     crawl, limits = _parse_crawl(data.get("crawl", True), path, lines)
     return ProbePlan(probes=tuple(probes), run=run, crawl=crawl, crawl_limits=limits)
 
@@ -246,7 +247,11 @@ def _parse_probe(raw: dict, path: str, line_of: Callable[[str], int], base: Path
     return WaitProbe(seconds=seconds, port=port, log_regex=log, timeout_s=float(timeout))
 
 
-def _parse_run(raw: dict, path: str, line_of: Callable[[str], int]) -> RunSpec:
+def _parse_run(raw: dict, path: str, line_of: Callable[[str], int], base: Path = Path(".")) -> RunSpec:
+    """[run]: continue_after, and the run context (runcontext.py: env, env_file, network,
+    network_aliases, hosts, volumes, tmpfs, user, entrypoint, command, workdir). Relative
+    paths (env_file, volume sources) start from the probe file's directory. No error
+    message carries an env value."""
     def fail(name: str, problem: str, hint: str) -> BadInput:
         return _field_error(path, line_of(name), name, problem, hint)
 
@@ -255,24 +260,16 @@ def _parse_run(raw: dict, path: str, line_of: Callable[[str], int]) -> RunSpec:
     extra = sorted(set(raw) - _RUN_KEYS)
     if extra:
         raise fail(extra[0], "unknown field in [run]", "allowed: " + ", ".join(sorted(_RUN_KEYS)))
-    env = raw.get("env", {})
-    if not isinstance(env, dict) or not all(_is(v, (str, int, float)) for v in env.values()):
-        raise fail("env", repr(env), 'a table of strings: env = {KEY = "value"}')
-    command = raw.get("command")
-    if command is not None and (not isinstance(command, list) or not command
-                                or not all(isinstance(a, str) for a in command)):
-        raise fail("command", repr(command), 'a non-empty list of strings, e.g. command = ["serve", "--port", "80"]')
-    user = raw.get("user")
-    if user is not None and not isinstance(user, str):
-        raise fail("user", repr(user), 'a user name or "UID[:GID]" string, e.g. user = "1000:1000"')
+    try:
+        run = parse_run_table(raw, base_dir=str(base))
+    except RunKeyError as exc:
+        raise fail(exc.key, str(exc.value), exc.hint or "") from None
     continue_after = raw.get("continue_after", "auto")
     try:
         parse_continue_after(continue_after)
     except BadInput as exc:
         raise fail("continue_after", repr(continue_after), exc.hint or "") from exc
-    return RunSpec(command=tuple(command) if command else None,
-                   env=tuple((str(k), str(v)) for k, v in env.items()),
-                   user=user, continue_after=continue_after)
+    return replace(run, continue_after=continue_after)
 
 
 def _parse_crawl(raw, path: str, lines: _Lines) -> tuple[bool, CrawlLimits]:

@@ -353,7 +353,7 @@ def parse_run_table(raw: Mapping[str, object], base_dir: str = "", environ: Envi
                    value("tmpfs", (list, str), 'tmpfs = ["/run", "/tmp:size=64m"]'))
     user = value("user", (str,), 'user = "app" or user = "1000:1000"')
     entrypoint = value("entrypoint", (str, list), 'entrypoint = "/usr/local/bin/start" or ["tini", "--"]')
-    command = value("command", (str, list), 'command = ["serve", "--port", "80"] or command = "serve --port 80"')
+    command = value("command", (list,), 'a non-empty list of strings, e.g. command = ["serve", "--port", "80"]')
     if isinstance(command, list) and not command:
         raise RunKeyError("command", "an empty list", 'a non-empty list of strings, e.g. command = ["serve"]')
     workdir = value("workdir", (str,), 'workdir = "/srv/app"')

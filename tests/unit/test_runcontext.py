@@ -296,7 +296,7 @@ def test_run_table(tmp_path):
         "env_file": "app.env", "env": {"B": "table", "N": 3},
         "network": "appnet", "network_aliases": ["api", "web"],
         "hosts": {"db.local": "10.0.0.5"}, "volumes": ["./conf:/etc/app:ro", "data:/data"],
-        "tmpfs": "/run", "user": "app", "entrypoint": ["tini", "--"], "command": "serve -v",
+        "tmpfs": "/run", "user": "app", "entrypoint": ["tini", "--"], "command": ["serve", "-v"],
         "workdir": "/srv", "continue_after": "probes",
     }, base_dir=str(tmp_path), environ={})
     assert run.env == (("A", "file"), ("B", "table"), ("N", "3"))
@@ -323,7 +323,7 @@ def test_run_table(tmp_path):
     ({"user": 1000}, "user", "wrong type"),
     ({"user": "a:b:c"}, "user", "USER[:GROUP]"),
     ({"command": []}, "command", "empty list"),
-    ({"command": "echo 'x"}, "command", "No closing quotation"),
+    ({"command": "serve --port 80"}, "command", "wrong type"),      # a list, as before
     ({"workdir": "rel"}, "workdir", "absolute"),
 ])
 def test_run_table_errors_carry_the_key(tmp_path, table, key, words):
@@ -400,3 +400,33 @@ def test_env_flag_reads_slims_own_environment(monkeypatch):
     monkeypatch.delenv("SLIMMER_TEST_FROM_ENV")
     assert rc.parse_env("SLIMMER_TEST_FROM_ENV") is None
     assert "SLIMMER_TEST_FROM_ENV" not in os.environ
+
+
+# --- through the probe file: the error names the file, the line and the key ---------------------------
+
+def test_probe_file_run_keys(tmp_path):
+    from slimmer.probefile import load_probe_file
+    (tmp_path / "app.env").write_text(f"APP_TOKEN={SECRET}\n")
+    path = tmp_path / "probes.toml"
+    path.write_text('[run]\ncontinue_after = "probes"\nenv_file = "app.env"\nnetwork = "appnet"\n'
+                    'network_aliases = ["api"]\nhosts = ["db:10.0.0.5"]\ntmpfs = ["/run"]\nworkdir = "/srv"\n')
+    run = load_probe_file(str(path)).run
+    assert run.env == (("APP_TOKEN", SECRET),) and run.continue_after == "probes"
+    assert run.networks == ("appnet",) and run.network_aliases == ("api",) and run.workdir == "/srv"
+
+
+@pytest.mark.parametrize("text, line, key", [
+    ('[run]\ncontinue_after = "probes"\nvolumes = ["data:relative"]\n', 3, "volumes"),
+    (f'[run]\nenv = {{A = "{SECRET}", B = true}}\n', 2, "env"),
+    ('[[probe]]\ntype = "http"\n\n[run]\nnetwork = "host"\n', 5, "network"),
+    ('[run]\nenv_file = "missing.env"\n', 2, "env_file"),
+    ('[run]\nnetwork_alias = "api"\n', 2, "network_alias"),      # a typo: unknown field
+])
+def test_probe_file_run_errors(tmp_path, text, line, key):
+    from slimmer.probefile import load_probe_file
+    path = tmp_path / "probes.toml"
+    path.write_text(text)
+    with pytest.raises(BadInput) as error:
+        load_probe_file(str(path))
+    assert f"{path}, line {line}, field '{key}'" in error.value.message
+    assert SECRET not in error.value.message
