@@ -437,14 +437,33 @@ class ComposeDependencies:
                 return
         else:
             args = ["up", "-d", "--no-build", "--scale", f"{service.name}=0", service.name]
-        result = self._compose(*args)
+        try:
+            result = self._compose(*args)
+        except SlimError as timeout:   # Compose itself may wait for a healthcheck that never passes
+            raise self._diagnose() or timeout
         if result.returncode != 0:
-            raise SlimError(f"{self.cli.name} could not start the dependencies of {service.name}",
-                            f"exit {result.returncode}:\n{_indent(result.stderr or result.stdout)}",
-                            "the dependencies' images must exist locally (docker compose build / pull); "
-                            f"try: {self.cli.name} -f {service.compose_file} up {' '.join(service.dependencies)}")
+            # Compose fails `up` when a dependency turns unhealthy: name it, with its logs
+            raise self._diagnose() or SlimError(
+                f"{self.cli.name} could not start the dependencies of {service.name}",
+                f"exit {result.returncode}:\n{_indent(result.stderr or result.stdout)}",
+                "the dependencies' images must exist locally (docker compose build / pull); "
+                f"try: {self.cli.name} -f {service.compose_file} up {' '.join(service.dependencies)}")
         for dependency in service.dependencies:
             self._wait_ready(dependency)
+
+    def _diagnose(self) -> SlimError | None:
+        """After a failed `up`: the first dependency that is not usable, as a failure with its logs."""
+        for dependency in self.service.dependencies:
+            condition = self.service.conditions.get(dependency, "service_started")
+            try:
+                containers = self._containers(dependency)
+            except SlimError:
+                return None
+            for container_id in containers:
+                problem = self._problem(dependency, condition, self.docker.inspect_container(container_id))
+                if problem is not None:
+                    return self._failure(dependency, problem[1], container_id)
+        return None
 
     def _containers(self, dependency: str) -> list[str]:
         result = self._compose("ps", "-a", "-q", dependency, timeout=60)
@@ -505,7 +524,8 @@ class ComposeDependencies:
     def _failure(self, dependency: str, why: str, container_id: str, hint: str = "") -> SlimError:
         logs = self.docker.logs(container_id, tail=30) if container_id else ""
         return SlimError(f"the dependency {dependency} is not ready",
-                         f"{why}; last log lines:\n{_indent(logs) or '    (none)'}",
+                         f"{why} (Compose project {self.service.project}); "
+                         f"last log lines:\n{_indent(logs) or '    (none)'}",
                          hint or f"run it by hand to see why: {self.cli.name} -f {self.service.compose_file} "
                                  f"up {dependency}")
 

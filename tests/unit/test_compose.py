@@ -342,8 +342,8 @@ def test_ready_dependencies(states, condition):
 
 
 def test_up_failure_names_the_cli_and_shows_its_output_and_still_downs():
-    deps, fake, _ = dependencies(target(), FakeDocker({}),
-                                 answers={"up": CliResult(1, "", "ERROR: pull access denied for slimmer-sample/redis")})
+    deps, fake, _ = dependencies(target(), FakeDocker({"id-cache": [HEALTHY]}),
+                                 answers={" up ": CliResult(1, "", "ERROR: pull access denied for slimmer-sample/redis")})
     with pytest.raises(SlimError) as error:
         try:
             deps.up()
@@ -388,3 +388,14 @@ def test_a_failure_inside_the_block_still_downs_and_a_failed_down_is_told_with_i
             raise SlimError("the app crashed", "exit code 3")
     assert "the app crashed" in error.value.message
     assert "also: docker-compose down failed" in error.value.message and "active endpoints" in error.value.message
+
+
+def test_compose_failing_up_on_an_unhealthy_dependency_names_it_with_its_logs():
+    """docker-compose 1.x waits for service_healthy itself and exits 1 when the dependency turns unhealthy."""
+    deps, fake, _ = dependencies(target(), FakeDocker({"id-cache": [UNHEALTHY]}, logs="redis: bad config\n"),
+                                 answers={" up ": CliResult(1, "", 'ERROR: for app  Container "x" is unhealthy.')})
+    with pytest.raises(SlimError) as error:
+        with deps:
+            pass
+    assert "the dependency cache is not ready" in error.value.message
+    assert f"Compose project {PROJECT}" in error.value.message and "redis: bad config" in error.value.message
