@@ -344,6 +344,10 @@ def verify_and_repair(docker: DockerPort, image, index: ImageIndex, trace: Trace
         with timer.stage("verify"):
             emit(StageStarted("verify", f"replaying the probes against {tag} under the sensor"))
             checks, logs, reached = verify_runs(docker, image, index, slim, runs, emit)
+        # a path the user excluded stays out: reaching it is a warning, the probes judge the app
+        vetoed = [(p, probe) for p, probe in reached if keep_stage.excluded(index, slim.options.exclude, p)]
+        checks += [_excluded_check(path, probe) for path, probe in vetoed]
+        reached = [item for item in reached if item not in vetoed]
         if not reached:
             return Verification(tuple(checks), logs, repairs=tuple(repairs))
         if not request.repair or round_number > MAX_REPAIR_ROUNDS:
@@ -354,6 +358,12 @@ def verify_and_repair(docker: DockerPort, image, index: ImageIndex, trace: Trace
         slim.options = replace(slim.options, repaired=tuple(slim.options.repaired) + tuple(reached))
         make_slim_image(docker, image, index, trace, slim, request, tag, emit, timer)
     raise AssertionError("unreachable")
+
+
+def _excluded_check(path: str, probe: str) -> ProbeCheck:
+    result = ProbeResult(name=probe, kind="file", ok=True)
+    return ProbeCheck(f"file {path}", True, result, result,
+                      warning=f"the slim app reached {path}, which --exclude-path removed (reached by {probe})")
 
 
 def _removed_check(path: str, probe: str) -> ProbeCheck:

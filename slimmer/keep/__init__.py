@@ -38,13 +38,13 @@ How to add a rule:
 from __future__ import annotations
 
 from ..model import ImageIndex, ImageInfo, KeepOptions, KeepSet, Resolution, TraceLog
-from .core import PRECEDENCE, Keeper, ReadFile
+from .core import PRECEDENCE, Keeper, ReadFile, excluded
 from .interpreter import parse_shebang
 from .rules import RULE_TYPES, RULES
 from .script import script_commands
 from .summary import keep_summary, removed_by_top_dir
 
-__all__ = ["compute_keep_set", "resolve", "Resolution", "removed_by_top_dir", "keep_summary", "RULES",
+__all__ = ["compute_keep_set", "excluded", "resolve", "Resolution", "removed_by_top_dir", "keep_summary", "RULES",
            "RULE_TYPES", "PRECEDENCE", "script_commands", "parse_shebang"]
 
 

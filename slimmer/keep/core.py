@@ -41,8 +41,8 @@ ReadFile = Callable[[str], "bytes | None"]
 PRECEDENCE: tuple[KeepReason, ...] = (
     KeepReason.TRACED, KeepReason.REPAIRED, KeepReason.INCLUDE, KeepReason.ESSENTIAL,
     KeepReason.HEALTHCHECK, KeepReason.INTERPRETER, KeepReason.ELF, KeepReason.SCRIPT, KeepReason.SYMLINK,
-    KeepReason.STATE, KeepReason.APP, KeepReason.PACKAGE, KeepReason.PLUGIN, KeepReason.PROGRAM_DATA,
-    KeepReason.DATA, KeepReason.OS_PACKAGE, KeepReason.PARENT,
+    KeepReason.STATE, KeepReason.APP, KeepReason.IMPORTS, KeepReason.PACKAGE, KeepReason.PLUGIN,
+    KeepReason.PROGRAM_DATA, KeepReason.DATA, KeepReason.OS_PACKAGE, KeepReason.PARENT,
 )
 _RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
 # what the app itself reached: traced, or found missing by the verifier's probes
@@ -214,12 +214,7 @@ class Keeper:
     # --- excludes ---------------------------------------------------------------
 
     def excluded(self, path: str) -> bool:
-        """An --exclude-path pattern matches the path or names a directory above it."""
-        for pattern in self.options.exclude:
-            named = self.index.resolve(pattern).path
-            if fnmatch.fnmatchcase(path, pattern) or (named is not None and path.startswith(named + "/")):
-                return True
-        return False
+        return excluded(self.index, self.options.exclude, path)
 
     def apply_excludes(self) -> None:
         if not self.options.exclude:
@@ -311,3 +306,12 @@ def ancestors(path: str) -> list[str]:
 
 def file_bytes(entry: FsEntry | None) -> int:
     return entry.size if entry is not None and entry.type is EntryType.FILE else 0
+
+
+def excluded(index, patterns, path: str) -> bool:
+    """An --exclude-path pattern matches the path or names a directory above it."""
+    for pattern in patterns:
+        named = index.resolve(pattern).path
+        if fnmatch.fnmatchcase(path, pattern) or (named is not None and path.startswith(named + "/")):
+            return True
+    return False

@@ -187,3 +187,15 @@ def test_without_artifacts_dir_the_temporary_one_is_removed_after_success(tmp_pa
     failed, _ = build(fake(), tmp_path, artifacts_dir=None, repair=False)
     kept = [p for p in os.listdir(tmp_path) if p.startswith("slimmer-artifacts-")]
     assert failed.failures and len(kept) == 1 and kept[0] in failed.failures[-1]   # named, to investigate
+
+
+def test_a_reached_path_the_user_excluded_is_a_warning_not_a_repair(tmp_path):
+    """The scanner reads /opt/plugins/0.txt in the slim image; the user excluded /opt/plugins/0.txt
+    and another file the app needs: no repair round, the excluded path warns, the probe fails."""
+    docker = fake()
+    outcome, events = build(docker, tmp_path, keep=KeepOptions(exclude=("/opt/plugins/0.txt",)))
+    assert docker.builds == 1 and not [e for e in events if isinstance(e, Repaired)]
+    checks = {c["name"]: c for c in outcome.report.verify["checks"]}
+    assert "--exclude-path removed" in checks["file /opt/plugins/0.txt"]["warning"]
+    assert checks["file /opt/plugins/0.txt"]["passed"]
+    assert outcome.failures and "status 1, the original gave 0" in outcome.failures[0]
