@@ -406,6 +406,7 @@ class KeepReason(str, Enum):
     PLUGIN = "plugin"
     PROGRAM_DATA = "program-data"
     OS_PACKAGE = "os-package"
+    IMPORTS = "imports"        # a module a kept Python/Node/Ruby/Perl source imports by a literal name
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@
      a request no probe made.
   2. Node: a kept file under node_modules/NAME (or @scope/NAME, or Debian's
      /usr/share/nodejs, /usr/lib/nodejs) keeps that package directory whole.
-  3. The Python standard library is not expanded by static imports: a traced
-     run already opened every module it imported (measured in
-     docs/KEEP-RULES.md).
+  3. The Python standard library is not a distribution and is never kept
+     whole: the stdlib modules kept sources import are kept by rule `imports`.
 """
 from __future__ import annotations
 

@@ -11,6 +11,11 @@ it keeps is reported with the reason `plugin`.
      of files not kept yet: PostgreSQL's llvmjit.so pulls libLLVM, 134 MB, and
      the server runs without JIT then (pg_jit_available() = f); 1 MB keeps
      every other PostgreSQL extension (docs/KEEP-RULES.md has the measurement).
+  3. With the rule `imports` on, a directory of an interpreter's module search
+     path (Python's lib-dynload and site dirs, Ruby's $LOAD_PATH arch dirs,
+     Perl's @INC auto/ dirs) is no plugin directory: the interpreter loads
+     those extensions by module name, and `imports` keeps the ones a kept
+     source imports (sqlite3 -> _sqlite3), not every one (_dbm -> libdb).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import re
 
 from ..model import EntryType, FsEntry, KeepReason
 from .core import file_bytes
+from .imports import ImportsRule, language_library_dirs
 from .rule import Rule, Stage
 from .state import STATE_DENY
 
@@ -56,6 +62,7 @@ class PluginsRule(Rule):
             if entry is not None and entry.elf is not None:
                 needed.update(entry.elf.needed)
         loader_dirs = keeper.loader.search_dirs()
+        module_dirs = language_library_dirs(keeper) if keeper.rule_on(ImportsRule) else ()
         found: dict[str, str] = {}
         for accessed in keeper.accessed:
             real = index.resolve(accessed).path
@@ -75,8 +82,10 @@ class PluginsRule(Rule):
                 candidate = posixpath.dirname(real)
             else:
                 continue
-            if candidate not in loader_dirs and candidate not in STATE_DENY:
-                found.setdefault(candidate, accessed)
+            if candidate in loader_dirs or candidate in STATE_DENY or any(
+                    candidate == d or candidate.startswith(d + "/") for d in module_dirs):
+                continue
+            found.setdefault(candidate, accessed)
         return sorted(found.items())
 
     def closure_cost(self, path: str, entry: FsEntry) -> int:

@@ -10,6 +10,7 @@ from .core import IncludeRule, ParentRule, SymlinkRule
 from .data import DataRule
 from .elf import ElfRule
 from .essential import EssentialRule
+from .imports import ImportsRule
 from .interpreter import InterpreterRule
 from .package import PackageRule
 from .packagedb import OsPackagesRule, PackageMetadataRule
@@ -25,7 +26,7 @@ RULE_TYPES: list[type[Rule]] = [
     # SEED: where the keep set starts
     TracedRule, RepairedRule, EssentialRule, StateRule, AppRule, IncludeRule,
     # EACH: what every kept path needs
-    ParentRule, SymlinkRule, ElfRule, InterpreterRule, ScriptRule, PackageRule, DataRule,
+    ParentRule, SymlinkRule, ElfRule, InterpreterRule, ScriptRule, ImportsRule, PackageRule, DataRule,
     # CLOSED, WIDEN: rules that look at the whole closed set
     PluginsRule, ProgramDataRule, OsPackagesRule,
     # GENERATE: after the excludes

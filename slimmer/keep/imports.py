@@ -1,0 +1,104 @@
+"""Rule "imports" (on by default, reason `imports`): what kept interpreted sources import.
+
+Interpreted code loads modules only on the paths that run: a handler no probe
+called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
+  1. A kept source file of a language whose interpreter is in the image is read
+     and scanned for what it imports by a literal name, wherever the statement
+     is (inside a function, a try/except, an if): Python (.py, or a script whose
+     shebang names python), Node (.js/.mjs/.cjs, shebang node), Ruby (.rb,
+     shebang ruby), Perl (.pm/.pl, shebang perl). slimmer/langimports.py
+     defines the statements and the search, language by language.
+  2. Each name is resolved as the interpreter resolves it, against its own
+     search path as the image configures it: sys.path of the Python the app
+     ran (stdlib, lib-dynload, site-/dist-packages, the venv of argv[0]'s
+     pyvenv.cfg, PYTHONPATH, the script's directory, .pth entries); Node's
+     node_modules and package.json main/exports, NODE_PATH, Debian's
+     /usr/share/nodejs; Ruby's $LOAD_PATH with the gems' lib dirs; Perl's
+     @INC found in the image (no version hard-coded). The first match wins, as
+     at run time.
+  3. What it finds is kept with the reason `imports` and closed like any kept
+     path: scanned in turn (transitively), a C extension (.so, a Perl
+     auto/Module/Name.so, a .node addon) gets its ELF closure, a file of a
+     third-party Python distribution or Node package keeps that package whole
+     (rule `package`).
+  4. A kept Ruby extension keeps its pure-Ruby counterpart: psych.so keeps
+     psych.rb and psych/ (`require 'yaml'` loads them, then psych.so).
+  5. Never run, so not followed: a Python library module's
+     `if __name__ == "__main__":` body and the private functions only it calls,
+     `if TYPE_CHECKING:` bodies, and an `except ImportError:` fallback whose
+     `try:` imports all resolve (decimal's _pydecimal).
+  6. Each file is read and scanned once, each name resolved once per search
+     path; the walk ends when no new file appears (bounded by the image).
+  7. Out of reach: a name computed at run time (`importlib.import_module(name)`,
+     `require(variable)`, `require "x/#{y}"`, `require $module`), and what a C
+     extension imports. Those are kept when a probe makes the app load them
+     (traced), or with --include-path.
+"""
+from __future__ import annotations
+
+import posixpath
+
+from ..langimports import ImportResolver, IndexFs, discover
+from ..model import EntryType, FsEntry, KeepReason
+from .rule import Rule, Stage
+
+_SOURCE_MAX_BYTES = 8 << 20       # bigger "sources" are data (a generated table), not code
+
+
+class ImportsRule(Rule):
+    """Keep what kept Python, Node, Ruby and Perl sources import by a literal name (see the module docstring)."""
+
+    name = "imports"
+    stage = Stage.EACH
+    reasons = (KeepReason.IMPORTS,)
+    default = True
+    cost = "measured per sample app in docs/KEEP-RULES.md (stdlib modules no probe imported)"
+
+    def __init__(self, keeper) -> None:
+        super().__init__(keeper)
+        self._resolver: ImportResolver | None = None
+
+    def resolver(self) -> ImportResolver:
+        """Search paths are discovered once, on the first kept file that needs them."""
+        if self._resolver is None:
+            self._resolver = search_resolver(self.keeper)
+        return self._resolver
+
+    def each(self, path: str, entry: FsEntry) -> None:
+        if entry.type not in (EntryType.FILE, EntryType.HARDLINK):
+            return
+        resolver = self.resolver()
+        if entry.elf is not None:
+            if path.endswith(".so"):
+                for source in resolver.ruby_counterparts(path):
+                    self.keeper.keep(source, KeepReason.IMPORTS, path)
+            return
+        language = resolver.language(path, entry.shebang)
+        if language is None or entry.size > _SOURCE_MAX_BYTES:
+            return
+        data = self.keeper.content(path)
+        if data is None:
+            return
+        runs_as_main = entry.shebang if entry.mode & 0o111 else None
+        for found in resolver.imports_of(path, data, language, runs_as_main):
+            self.keeper.keep(found, KeepReason.IMPORTS, path)
+
+
+def search_resolver(keeper) -> ImportResolver:
+    """The image's import resolver, shared by the rules that need its search paths."""
+    def build() -> ImportResolver:
+        fs = IndexFs(keeper.index, keeper.read_file)
+        return ImportResolver(fs, discover(fs, keeper.env, keeper.trace.processes, keeper.workdir))
+    return keeper.shared("imports:resolver", build)
+
+
+def language_library_dirs(keeper) -> tuple[str, ...]:
+    """Directories whose shared objects an interpreter loads by module name: Python's
+    stdlib (lib-dynload) and site dirs, Ruby's $LOAD_PATH, Perl's @INC."""
+    paths = search_resolver(keeper).paths
+    dirs: list[str] = []
+    for python in paths.python:
+        dirs += [d for d in python.dirs if d == python.stdlib or d.startswith(python.stdlib + "/")
+                 or posixpath.basename(d) in ("site-packages", "dist-packages")]
+    dirs += list(paths.ruby.dirs if paths.ruby else ()) + list(paths.perl.dirs if paths.perl else ())
+    return tuple(dict.fromkeys(dirs))

@@ -1,0 +1,238 @@
+"""Rule imports: what kept Python, Node, Ruby and Perl sources import by a literal name
+is in the slim image, with its closure, though no probe took the path that imports it."""
+from __future__ import annotations
+
+import pytest
+
+from keepfakes import GLIBC, R, elf, f, lib, ln, make_image, make_index, reasons
+from slimmer.keep import compute_keep_set
+from slimmer.model import KeepOptions, TraceLog, TracedPath, TracedProcess
+
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+STDLIB = "/usr/lib/python3.11"
+DYNLOAD = f"{STDLIB}/lib-dynload"
+EXT = ".cpython-311-x86_64-linux-gnu.so"
+VENV = "/opt/venv/lib/python3.11/site-packages"
+
+
+def source(text: str, **kw) -> dict:
+    return dict(f(size=len(text), **kw), text=text)
+
+
+def build(spec: dict, traced: tuple[str, ...], processes=(), rules=None, exclude=(), env=(), workdir=""):
+    """The keep set of an image whose files are `spec` (sources carry their text)."""
+    files = {path: kw.pop("text").encode() for path, kw in ((p, dict(v)) for p, v in spec.items()) if "text" in kw}
+    entries = {path: {k: v for k, v in kw.items() if k != "text"} for path, kw in spec.items()}
+    trace = TraceLog(version=1, paths={p: TracedPath(p, frozenset({"openat"}), False) for p in traced},
+                     processes=tuple(TracedProcess(1, exe, tuple(argv)) for exe, argv in processes))
+    return compute_keep_set(trace, make_index(entries), make_image(env=env, workdir=workdir),
+                            KeepOptions(rules=rules or {}, exclude=tuple(exclude)), read_file=files.get)
+
+
+# --- Python: a venv app importing inside its handlers ------------------------------------
+
+PYTHON = dict(GLIBC, **{
+    "/usr/bin/python3.11": elf(["libc.so.6"]),
+    "/usr/bin/python3": ln("python3.11"),
+    f"{STDLIB}/os.py": source(""),
+    f"{STDLIB}/json/__init__.py": source("from .decoder import JSONDecoder\n"),
+    f"{STDLIB}/json/decoder.py": source("try:\n    from _json import scanstring\nexcept ImportError:\n    pass\n"),
+    f"{STDLIB}/sqlite3/__init__.py": source("from sqlite3.dbapi2 import *\n"),
+    f"{STDLIB}/sqlite3/dbapi2.py": source("import datetime\nfrom _sqlite3 import *\n"),
+    f"{STDLIB}/datetime.py": source("try:\n    from _datetime import *\nexcept ImportError:\n    import _pydatetime\n"),
+    f"{STDLIB}/_pydatetime.py": source(""),
+    f"{STDLIB}/importlib/__init__.py": source(""),
+    f"{STDLIB}/importlib/readers.py": source("from .resources.readers import FileReader\n"),
+    f"{STDLIB}/importlib/resources/__init__.py": source("from ._common import files\n"),
+    f"{STDLIB}/importlib/resources/_common.py": source(""),
+    f"{STDLIB}/importlib/resources/readers.py": source(""),
+    f"{STDLIB}/doctest.py": source("import pdb\n"),
+    f"{STDLIB}/heapq.py": source("if __name__ == '__main__':\n    import doctest\n"),
+    f"{DYNLOAD}/_json{EXT}": lib(["libc.so.6"]),
+    f"{DYNLOAD}/_sqlite3{EXT}": lib(["libsqlite3.so.0"]),
+    f"{DYNLOAD}/_dbm{EXT}": lib(["libdb-5.3.so"]),
+    f"{DYNLOAD}/_datetime{EXT}": lib(["libc.so.6"]),
+    f"{LIBDIR}/libsqlite3.so.0": lib(["libc.so.6"]),
+    f"{LIBDIR}/libdb-5.3.so": lib(),
+    f"{LIBDIR}/libyaml-0.so.2": lib(["libc.so.6"]),
+    "/opt/venv/pyvenv.cfg": source("home = /usr/bin\ninclude-system-site-packages = false\n"),
+    "/opt/venv/bin/python": ln("/usr/bin/python3"),
+    f"{VENV}/yaml/__init__.py": source("from .cyaml import *\n"),
+    f"{VENV}/yaml/cyaml.py": source("from yaml._yaml import CParser\n"),
+    f"{VENV}/yaml/composer.py": source(""),
+    f"{VENV}/yaml/_yaml{EXT}": lib(["libyaml-0.so.2"]),
+    f"{VENV}/PyYAML-6.0.dist-info/RECORD": source("yaml/__init__.py,,\nyaml/composer.py,,\n"),
+    "/opt/app/server.py": source(
+        "import json, heapq\n"
+        "def yaml_handler():\n    import yaml\n"
+        "def db_handler():\n    import sqlite3\n"
+        "def resource_handler():\n    import importlib.resources\n"
+        "def plugin(name):\n    return importlib.import_module(name)\n"),
+})
+SERVER = (("/usr/bin/python3.11", ("/opt/venv/bin/python", "/opt/app/server.py")),)
+SERVER_TRACE = ("/usr/bin/python3.11", "/opt/app/server.py", f"{STDLIB}/os.py", f"{STDLIB}/json/__init__.py",
+                f"{STDLIB}/json/decoder.py", f"{DYNLOAD}/_json{EXT}", f"{STDLIB}/heapq.py", "/opt/venv/pyvenv.cfg")
+
+
+def test_python_handler_imports_are_kept_with_their_closure_and_distribution():
+    r = reasons(build(PYTHON, SERVER_TRACE, SERVER))
+    # the venv's third-party package: imported module, its C extension and libyaml, the whole distribution
+    assert r[f"{VENV}/yaml/__init__.py"] is R.IMPORTS
+    assert r[f"{VENV}/yaml/cyaml.py"] is R.IMPORTS and r[f"{VENV}/yaml/_yaml{EXT}"] is R.IMPORTS
+    assert r[f"{LIBDIR}/libyaml-0.so.2"] is R.ELF
+    assert r[f"{VENV}/yaml/composer.py"] is R.PACKAGE and r[f"{VENV}/PyYAML-6.0.dist-info/RECORD"] is R.PACKAGE
+    # a stdlib package backed by a C extension, transitively
+    assert r[f"{STDLIB}/sqlite3/__init__.py"] is R.IMPORTS and r[f"{STDLIB}/sqlite3/dbapi2.py"] is R.IMPORTS
+    assert r[f"{DYNLOAD}/_sqlite3{EXT}"] is R.IMPORTS and r[f"{LIBDIR}/libsqlite3.so.0"] is R.ELF
+    assert r[f"{STDLIB}/datetime.py"] is R.IMPORTS and r[f"{DYNLOAD}/_datetime{EXT}"] is R.IMPORTS
+    # importlib.resources needs importlib.readers, which the frozen bootstrap imports
+    assert r[f"{STDLIB}/importlib/resources/__init__.py"] is R.IMPORTS
+    assert r[f"{STDLIB}/importlib/readers.py"] is R.IMPORTS
+    assert r[f"{STDLIB}/importlib/resources/readers.py"] is R.IMPORTS
+    # never run: a library module's self-test, a fallback whose C module is there
+    assert f"{STDLIB}/doctest.py" not in r and f"{STDLIB}/_pydatetime.py" not in r
+    # the plugin rule no longer keeps lib-dynload whole: _dbm is imported by nothing
+    assert f"{DYNLOAD}/_dbm{EXT}" not in r and f"{LIBDIR}/libdb-5.3.so" not in r
+
+
+def test_python_imports_rule_off_keeps_only_what_ran_and_lib_dynload_is_a_plugin_dir_again():
+    r = reasons(build(PYTHON, SERVER_TRACE, SERVER, rules={"imports": False}))
+    assert f"{VENV}/yaml/__init__.py" not in r and f"{STDLIB}/sqlite3/__init__.py" not in r
+    assert f"{STDLIB}/importlib/readers.py" not in r
+    # _json was dlopen'ed: lib-dynload is a plugin directory, as before the imports rule
+    assert r[f"{DYNLOAD}/_sqlite3{EXT}"] is R.PLUGIN and r[f"{DYNLOAD}/_dbm{EXT}"] is R.PLUGIN
+
+
+def test_python_excludes_still_veto_imported_files():
+    r = reasons(build(PYTHON, SERVER_TRACE, SERVER, exclude=(f"{STDLIB}/sqlite3",)))
+    assert f"{STDLIB}/sqlite3/__init__.py" not in r and f"{STDLIB}/sqlite3/dbapi2.py" not in r
+    assert r[f"{VENV}/yaml/__init__.py"] is R.IMPORTS
+
+
+def test_python_cli_branch_imports_through_the_shebang_interpreter_without_a_venv():
+    spec = dict(PYTHON, **{
+        f"{STDLIB}/base64.py": source("import binascii\n"),
+        f"{STDLIB}/gzip.py": source("import zlib\n"),
+        f"{DYNLOAD}/binascii{EXT}": lib(["libc.so.6"]),
+        f"{DYNLOAD}/zlib{EXT}": lib(["libz.so.1"]),
+        f"{LIBDIR}/libz.so.1": lib(["libc.so.6"]),
+        "/usr/local/bin/tool": source("#!/usr/bin/python3\nimport sys\nif sys.argv[1] == 'gz':\n    import gzip\n"
+                                      "elif sys.argv[1] == 'b64':\n    import base64\n",
+                                      mode=0o755, shebang="/usr/bin/python3"),
+    })
+    r = reasons(build(spec, ("/usr/local/bin/tool",)))
+    assert r["/usr/bin/python3.11"] is R.INTERPRETER
+    assert r[f"{STDLIB}/gzip.py"] is R.IMPORTS and r[f"{DYNLOAD}/zlib{EXT}"] is R.IMPORTS
+    assert r[f"{LIBDIR}/libz.so.1"] is R.ELF
+    assert r[f"{STDLIB}/base64.py"] is R.IMPORTS and r[f"{DYNLOAD}/binascii{EXT}"] is R.IMPORTS
+
+
+# --- Perl: requires inside branches -------------------------------------------------------
+
+PERL_ARCH = f"{LIBDIR}/perl/5.36.0"
+PERL_SHARE = "/usr/share/perl/5.36.0"
+PERL_BASE = f"{LIBDIR}/perl-base"
+PERL = dict(GLIBC, **{
+    "/usr/bin/perl": elf(["libc.so.6"]),
+    f"{LIBDIR}/perl/5.36": ln("5.36.0"),
+    f"{PERL_BASE}/strict.pm": source(""),
+    f"{PERL_BASE}/warnings.pm": source(""),
+    f"{PERL_BASE}/vars.pm": source("use strict;\n"),
+    f"{PERL_BASE}/Exporter.pm": source(""),
+    f"{PERL_ARCH}/Digest/SHA.pm": source("use strict;\nrequire Exporter;\nXSLoader::load('Digest::SHA');\n"),
+    f"{PERL_ARCH}/auto/Digest/SHA/SHA.so": lib(["libc.so.6"]),
+    f"{PERL_ARCH}/Compress/Raw/Zlib.pm": source("use strict;\n"),
+    f"{PERL_ARCH}/auto/Compress/Raw/Zlib/Zlib.so": lib(["libz.so.1"]),
+    f"{LIBDIR}/libz.so.1": lib(["libc.so.6"]),
+    f"{PERL_SHARE}/IO/Compress/Gzip.pm": source("use strict;\nuse IO::Compress::Base;\n"),
+    f"{PERL_SHARE}/IO/Compress/Base.pm": source("use vars qw($VERSION);\nuse Compress::Raw::Zlib;\n"
+                                                "sub glob { require File::GlobMapper; }\n"),
+    f"{PERL_SHARE}/File/GlobMapper.pm": source("use strict;\n"),
+    f"{PERL_SHARE}/Unused.pm": source(""),
+    "/app/job.pl": source("#!/usr/bin/perl\nuse strict;\nuse warnings;\nif ($mode eq 'sha') {\n"
+                          "    require Digest::SHA;\n} elsif ($mode eq 'gzip') {\n"
+                          "    require IO::Compress::Gzip;\n}\n"),
+})
+
+
+def test_perl_branch_requires_keep_modules_their_auto_shared_objects_and_libz():
+    r = reasons(build(PERL, ("/usr/bin/perl", "/app/job.pl", f"{PERL_BASE}/strict.pm", f"{PERL_BASE}/warnings.pm"),
+                      (("/usr/bin/perl", ("perl", "/app/job.pl", "hello")),)))
+    assert r[f"{PERL_ARCH}/Digest/SHA.pm"] is R.IMPORTS and r[f"{PERL_ARCH}/auto/Digest/SHA/SHA.so"] is R.IMPORTS
+    assert r[f"{PERL_BASE}/Exporter.pm"] is R.IMPORTS
+    assert r[f"{PERL_SHARE}/IO/Compress/Gzip.pm"] is R.IMPORTS and r[f"{PERL_SHARE}/IO/Compress/Base.pm"] is R.IMPORTS
+    assert r[f"{PERL_BASE}/vars.pm"] is R.IMPORTS and r[f"{PERL_SHARE}/File/GlobMapper.pm"] is R.IMPORTS
+    assert r[f"{PERL_ARCH}/auto/Compress/Raw/Zlib/Zlib.so"] is R.IMPORTS and r[f"{LIBDIR}/libz.so.1"] is R.ELF
+    assert f"{PERL_SHARE}/Unused.pm" not in r
+
+
+# --- Ruby: require 'yaml' around psych.so ------------------------------------------------
+
+RUBY_LIB = "/usr/lib/ruby/3.1.0"
+RUBY_ARCH = f"{LIBDIR}/ruby/3.1.0"
+RUBY = dict(GLIBC, **{
+    "/usr/bin/ruby3.1": elf(["libruby-3.1.so.3.1"]),
+    "/usr/bin/ruby": ln("ruby3.1"),
+    f"{LIBDIR}/libruby-3.1.so.3.1": lib(["libc.so.6"]),
+    f"{RUBY_LIB}/yaml.rb": source("require 'psych'\n"),
+    f"{RUBY_LIB}/psych.rb": source("require 'psych/versions'\nrequire 'psych.so'\n"),
+    f"{RUBY_LIB}/psych/versions.rb": source(""),
+    f"{RUBY_LIB}/psych/nodes/node.rb": source(""),
+    f"{RUBY_ARCH}/psych.so": lib(["libyaml-0.so.2"]),
+    f"{LIBDIR}/libyaml-0.so.2": lib(["libc.so.6"]),
+    f"{RUBY_LIB}/digest.rb": source(""),
+    "/app/job.rb": source("case mode\nwhen 'yaml'\n  require 'yaml'\nend\n"),
+})
+
+
+def test_ruby_branch_require_keeps_the_pure_ruby_files_the_extension_and_libyaml():
+    r = reasons(build(RUBY, ("/usr/bin/ruby", "/app/job.rb"), (("/usr/bin/ruby3.1", ("ruby", "/app/job.rb")),)))
+    assert r[f"{RUBY_LIB}/yaml.rb"] is R.IMPORTS and r[f"{RUBY_LIB}/psych.rb"] is R.IMPORTS
+    assert r[f"{RUBY_LIB}/psych/versions.rb"] is R.IMPORTS and r[f"{RUBY_ARCH}/psych.so"] is R.IMPORTS
+    assert r[f"{LIBDIR}/libyaml-0.so.2"] is R.ELF
+    assert f"{RUBY_LIB}/digest.rb" not in r
+
+
+def test_ruby_kept_extension_keeps_its_pure_ruby_counterpart():
+    # the plugin rule kept psych.so (a dlopen'ed extension); `require 'yaml'` needs psych.rb and psych/ too
+    r = reasons(build(RUBY, ("/usr/bin/ruby", f"{RUBY_ARCH}/psych.so"), rules={"plugins": False}))
+    assert r[f"{RUBY_LIB}/psych.rb"] is R.IMPORTS and r[f"{RUBY_LIB}/psych/nodes/node.rb"] is R.IMPORTS
+    assert f"{RUBY_LIB}/yaml.rb" not in r
+
+
+# --- Node: a lazy require in a route ---------------------------------------------------------
+
+NODE = dict(GLIBC, **{
+    "/usr/bin/nodejs": elf(["libc.so.6"]),
+    "/usr/bin/node": ln("nodejs"),
+    "/usr/share/nodejs/express/package.json": source('{"main": "index.js"}'),
+    "/usr/share/nodejs/express/index.js": source("module.exports = require('./lib/express');\n"),
+    "/usr/share/nodejs/express/lib/express.js": source("const qs = require('qs');\n"),
+    "/usr/share/nodejs/qs/package.json": source('{"main": "lib/index.js"}'),
+    "/usr/share/nodejs/qs/lib/index.js": source(""),
+    "/usr/share/nodejs/qs/lib/utils.js": source(""),
+    "/usr/share/nodejs/unused/index.js": source(""),
+    "/app/server.js": source("const express = require('express');\nconst fs = require('node:fs');\n"
+                             "app.get('/report', () => { const r = require('./lib/report'); });\n"),
+    "/app/lib/report.js": source("import { x } from './format.mjs';\n"),
+    "/app/lib/format.mjs": source(""),
+})
+
+
+def test_node_lazy_require_of_an_app_module_and_packages_from_debian_dirs():
+    r = reasons(build(NODE, ("/usr/bin/node", "/app/server.js"), (("/usr/bin/nodejs", ("node", "/app/server.js")),)))
+    assert r["/app/lib/report.js"] is R.IMPORTS and r["/app/lib/format.mjs"] is R.IMPORTS
+    assert r["/usr/share/nodejs/express/index.js"] is R.IMPORTS
+    assert r["/usr/share/nodejs/qs/lib/index.js"] is R.IMPORTS
+    assert r["/usr/share/nodejs/qs/lib/utils.js"] is R.PACKAGE
+    assert "/usr/share/nodejs/unused/index.js" not in r
+
+
+@pytest.mark.parametrize("spec, traced", [
+    (PYTHON, ("/opt/app/server.py",)),
+    (NODE, ("/app/server.js",)),
+])
+def test_sources_of_a_language_whose_interpreter_is_absent_import_nothing(spec, traced):
+    without = {path: kw for path, kw in spec.items() if not path.startswith(("/usr/bin/",))}
+    r = reasons(build(without, traced))
+    assert R.IMPORTS not in r.values()
