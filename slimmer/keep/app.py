@@ -9,8 +9,7 @@ a model, a dataset) or copies into "/" (a base image's rootfs).
 """
 from __future__ import annotations
 
-import re
-
+from ..history import copy_destination
 from ..model import KeepReason
 from .rule import Rule, Stage
 
@@ -38,10 +37,4 @@ class AppRule(Rule):
 
 def is_copy_layer(created_by: str) -> bool:
     """A COPY/ADD layer from history, except one that writes into "/" (a base rootfs)."""
-    text = created_by.replace("/bin/sh -c #(nop) ", "").strip()
-    text = re.sub(r"\s*# buildkit$", "", text)
-    match = re.match(r"^(COPY|ADD)\b(.*)$", text)
-    if not match:
-        return False
-    destination = match.group(2).split()[-1] if match.group(2).split() else ""
-    return destination not in ("/", "/.")
+    return copy_destination(created_by) not in (None, "/", "/.")
