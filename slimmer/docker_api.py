@@ -19,6 +19,7 @@ import docker
 import docker.errors
 import requests
 
+from . import imagefs
 from .errors import BadInput, DaemonFailed, DockerUnavailable, SlimError
 from .events import BuildStep
 from .model import RunSpec
@@ -172,7 +173,15 @@ class Docker:
             raise _api_error("inspecting the image", reference, exc) from exc
 
     def image_size(self, image_id: str) -> int:
-        return int(self.inspect_image(image_id).get("Size") or 0)
+        """The image's content size (imagefs.content_size, docs/BUILD.md): the same on every
+        image store. Free when this process has read the image's layers, else one
+        `docker save` read for its tar headers. Never the API's Size (compressed on the
+        containerd store, disk usage on overlay2)."""
+        raw = self.inspect_image(image_id)
+        size = imagefs.known_content_size((raw.get("RootFS") or {}).get("Layers") or ())
+        if size is None:
+            size = imagefs.saved_content_size(self.export_image(raw["Id"]))
+        return size
 
     def image_history(self, image_id: str) -> list[dict]:
         try:

@@ -20,6 +20,24 @@ How the layers merge (overlayfs semantics, as Docker's layer tars encode them):
   5. paths are normalised inside the image root: "../x", "/x" and "./x" all
      become "/x", so a crafted layer can never name a path outside "/".
 
+How a layer blob is decoded (tar, tar+gzip or tar+zstd):
+  1. by the media type the image's OCI manifest declares for it (index.json ->
+     manifest blob -> layers[].mediaType), see LAYER_CODECS;
+  2. docker save writes blobs/sha256/ in digest order, so a layer blob can
+     stream by before the manifest blob that declares it; such a blob is
+     decoded by its leading bytes provisionally, and once the manifest is read
+     that choice is checked against the declared media type: a mismatch, a
+     media type without a codec here, or data that does not decode is an error
+     naming the layer and its media type (never a misleading "lacks a layer");
+  3. Docker 20.10's layout (`<hex>/layer.tar`) declares no media type: its
+     layers are plain tars (gzip accepted).
+
+An image's size (docs/BUILD.md, "Image size") is its content size: the bytes
+of regular-file content in its layer tars, uncompressed, each layer counted
+(hidden versions too), hardlinks once: `content_size`. It is the same figure
+on every image store, unlike the API's `Size` (compressed on the containerd
+store, disk usage elsewhere).
+
 Memory grows with the number of files, never with their bytes: a regular
 file's content is read only when it starts with the ELF magic (then the whole
 file, up to ELF_READ_CAP, for slimmer.elf) or "#!" (the first line), or when
@@ -27,10 +45,12 @@ content hashes are asked for (then in chunks, hashed and dropped).
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import posixpath
 import tarfile
+import zlib
 import weakref
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterable
@@ -49,6 +69,24 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
 _SAVE_HINT = "pass the output of `docker save IMAGE` (one image), e.g. docker save app:1.0 -o app.tar"
+
+# The codec of a layer blob by its declared media type (OCI image spec; Docker's
+# image manifest v2 schema 2). Non-distributable and foreign layers decode alike.
+LAYER_CODECS = {
+    "application/vnd.oci.image.layer.v1.tar": "tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip": "gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd": "zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar": "tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": "gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": "zstd",
+    "application/vnd.docker.image.rootfs.diff.tar": "tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "gzip",
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_LAYER_HINT = "slimmer reads tar, tar+gzip and tar+zstd layers; re-run docker save, or rebuild the image " \
+              "with one of those (buildx: --output type=image,compression=gzip)"
 
 
 # --- per-layer data (xray reads this level) -----------------------------------
@@ -112,11 +150,14 @@ def read_saved_image(stream: BinaryIO, *, hashes: bool = False, elf: bool = True
     elf: parse ELF headers and shebangs (xray does without: it is most of the time).
 
     Layer tars are parsed as they stream by and kept keyed by member name,
-    because manifest.json (which gives their order) may come last.
+    because manifest.json (which gives their order) may come last; how each
+    is decoded: the module docstring.
     """
     parsed: dict[str, _ParsedLayer] = {}
     aliases: dict[str, str] = {}           # duplicate layer stored as a symlink -> its target
     small_json: dict[str, dict] = {}
+    declared: dict[str, str] = {}          # blob member -> media type, from the manifests read so far
+    unreadable: dict[str, str] = {}        # member -> why it could not be decoded as a layer
     manifest: list | None = None
     try:
         outer = tarfile.open(fileobj=stream, mode="r|", bufsize=STREAM_BUFFER)
@@ -141,14 +182,30 @@ def read_saved_image(stream: BinaryIO, *, hashes: bool = False, elf: bool = True
             if not (is_layer_name or is_blob or name.endswith(".json")):
                 continue   # repositories, <hex>/json, <hex>/VERSION, oci-layout
             content = outer.extractfile(member)
-            head = content.peek(512)[:512] if member.size else b""
-            if is_layer_name or _looks_like_layer(head, member.size):
-                parsed[name] = _parse_layer(content, name, hashes, elf)
+            media_type = declared.get(name)
+            if media_type is not None and media_type in LAYER_CODECS:
+                codec = LAYER_CODECS[media_type]                 # rule 1: declared before it came
+            elif media_type is not None and not _is_json_type(media_type):
+                unreadable[name] = "no codec for this media type"
+                continue
+            else:
+                head = content.peek(512)[:512] if member.size else b""
+                codec = _codec_by_magic(head, member.size)                       # rule 2
+                if codec is None and is_layer_name:
+                    codec = "tar"                                                # rule 3
+            if codec is not None:
+                try:
+                    parsed[name] = _parse_layer(_decoded(content, codec), name, hashes, elf, codec)
+                except _LayerUnreadable as exc:
+                    unreadable[name] = str(exc)
             elif member.size <= _JSON_MAX:
                 try:
-                    small_json[name] = json.loads(content.read())
+                    document = json.loads(content.read())
                 except ValueError:
-                    pass
+                    unreadable[name] = f"neither a tar, gzip nor zstd stream (starts with {head[:8].hex()})"
+                    continue
+                small_json[name] = document
+                declared.update(_declared_layers(document))
     except tarfile.ReadError as exc:
         raise BadInput("not a docker save archive (broken tar)", str(exc), _SAVE_HINT) from exc
     except EOFError as exc:
@@ -168,18 +225,30 @@ def read_saved_image(stream: BinaryIO, *, hashes: bool = False, elf: bool = True
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     layers = []
     for index, member_name in enumerate(image.get("Layers") or []):
-        found = parsed.get(member_name)
-        seen = {member_name}
         target = member_name
-        while found is None and target in aliases and aliases[target] not in seen:
+        seen = {member_name}
+        while target not in parsed and target not in unreadable and target in aliases \
+                and aliases[target] not in seen:
             target = aliases[target]
             seen.add(target)
-            found = parsed.get(target)
+        digest = diff_ids[index] if index < len(diff_ids) else ""
+        media_type = declared.get(target) or declared.get(member_name)
+        what = f"layer {index} ({digest or member_name}), media type {media_type or 'not declared'}"
+        if target not in unreadable and media_type is not None and media_type not in LAYER_CODECS:
+            unreadable[target] = "no codec for this media type"
+        if target in unreadable:
+            raise BadInput("a layer of the image cannot be read", f"{what}: {unreadable[target]}", _LAYER_HINT)
+        found = parsed.get(target)
         if found is None:
             raise BadInput("docker save archive lacks a layer named in manifest.json", member_name,
                            "re-run docker save; the archive may be truncated")
-        digest = diff_ids[index] if index < len(diff_ids) else ""
+        if media_type is not None and LAYER_CODECS[media_type] != found.codec:
+            raise BadInput("a layer's data does not match its declared media type",
+                           f"{what}: the blob is {found.codec} data", _LAYER_HINT)
         layers.append(found.finish(member_name, index, digest))
+    for layer in layers:
+        if layer.digest:
+            _LAYER_CONTENT_BYTES[layer.digest] = layer.size_bytes
     return SavedImage(config=config, config_name=config_name,
                       repo_tags=tuple(image.get("RepoTags") or ()), layers=tuple(layers))
 
@@ -194,6 +263,32 @@ def index_image(stream: BinaryIO) -> ImageIndex:
     return merge_layers(read_saved_image(stream).layers)
 
 
+# --- an image's size ----------------------------------------------------------------
+
+_LAYER_CONTENT_BYTES: dict[str, int] = {}   # diff_id -> content size, for every layer read in this process
+
+
+def content_size(layers: Iterable[LayerFiles]) -> int:
+    """An image's size (the module docstring; docs/BUILD.md): the regular-file content of
+    its layer tars, uncompressed, every layer counted. What xray, compare, the report and
+    the --max-size/--min-ratio gates all call an image's size."""
+    return sum(layer.size_bytes for layer in layers)
+
+
+def known_content_size(diff_ids: Iterable[str]) -> int | None:
+    """The content size of an image with these layers when this process has read every one
+    of them already (the index of the original, xray), else None. A diff_id names the
+    uncompressed layer tar, so the figure cannot be stale."""
+    sizes = [_LAYER_CONTENT_BYTES.get(diff_id) for diff_id in diff_ids]
+    return None if None in sizes else sum(sizes)
+
+
+def saved_content_size(stream: BinaryIO) -> int:
+    """The content size of the image in a `docker save` stream (tar headers only: no
+    file content is read beyond the stream itself)."""
+    return content_size(read_saved_image(stream, elf=False).layers)
+
+
 def _load_json(outer: tarfile.TarFile, member: tarfile.TarInfo, name: str):
     if member.size > _JSON_MAX:
         raise BadInput("docker save archive has an oversized JSON member", name, _SAVE_HINT)
@@ -203,12 +298,59 @@ def _load_json(outer: tarfile.TarFile, member: tarfile.TarInfo, name: str):
         raise BadInput("docker save archive has unreadable JSON", f"{name}: {exc}", _SAVE_HINT) from exc
 
 
-def _looks_like_layer(head: bytes, size: int) -> bool:
-    if head[:2] == b"\x1f\x8b":                 # gzip-compressed layer (OCI layouts may use it)
-        return True
+def _codec_by_magic(head: bytes, size: int) -> str | None:
+    """The provisional codec of a blob whose media type is not known yet (rule 2), or
+    None when it is not a layer (then it is JSON: a config, manifest or index)."""
+    if head[:2] == _GZIP_MAGIC:
+        return "gzip"
+    if head[:4] == _ZSTD_MAGIC:
+        return "zstd"
     if len(head) >= 262 and head[257:262] == b"ustar":
-        return True
-    return size >= 512 and head[:512] == b"\0" * 512   # an empty layer: end-of-archive blocks only
+        return "tar"
+    if size >= 512 and head[:512] == b"\0" * 512:   # an empty layer: end-of-archive blocks only
+        return "tar"
+    return None
+
+
+def _is_json_type(media_type: str) -> bool:
+    return media_type.endswith("+json") or media_type.endswith(".json")
+
+
+def _declared_layers(document) -> dict[str, str]:
+    """Blob member name -> media type for the layers an OCI/Docker manifest lists."""
+    if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
+        return {}
+    declared = {}
+    for descriptor in document["layers"]:
+        if isinstance(descriptor, dict) and isinstance(descriptor.get("digest"), str) \
+                and isinstance(descriptor.get("mediaType"), str):
+            algorithm, _, encoded = descriptor["digest"].partition(":")
+            declared[f"blobs/{algorithm}/{encoded}"] = descriptor["mediaType"]
+    return declared
+
+
+class _LayerUnreadable(Exception):
+    """A layer blob that does not decode; reported with the layer's index and media type."""
+
+
+def _decoded(content: BinaryIO, codec: str) -> BinaryIO:
+    """The uncompressed tar stream of a layer blob."""
+    if codec == "tar":
+        return content
+    if codec == "gzip":
+        return gzip.GzipFile(fileobj=content, mode="rb")
+    try:                                   # Python 3.14's standard library
+        from compression import zstd as stdlib_zstd
+    except ImportError:
+        stdlib_zstd = None
+    if stdlib_zstd is not None:
+        return stdlib_zstd.ZstdFile(content, mode="rb")
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise _LayerUnreadable("zstd-compressed, and no zstd codec is installed "
+                               "(pip install zstandard, or Python 3.14+)") from exc
+    return zstandard.ZstdDecompressor().stream_reader(content, read_across_frames=True, closefd=False)
 
 
 # --- one layer tar ---------------------------------------------------------------
@@ -221,6 +363,7 @@ class _ParsedLayer:
     hashes: dict[str, str] | None = None
     contents: dict[str, bytes] = field(default_factory=dict)
     used: bool = False
+    codec: str = "tar"
 
     def finish(self, member: str, index: int, digest: str) -> LayerFiles:
         entries = self.entries
@@ -245,17 +388,14 @@ def _with_layer(entry: FsEntry, index: int, copy: bool = False) -> FsEntry:
     return entry
 
 
-def _parse_layer(content: BinaryIO, name: str, hashes: bool, elf: bool) -> _ParsedLayer:
-    layer = _ParsedLayer(hashes={} if hashes else None)
+def _parse_layer(content: BinaryIO, name: str, hashes: bool, elf: bool, codec: str = "tar") -> _ParsedLayer:
+    """The entries of one (decoded) layer tar; _LayerUnreadable when it does not decode."""
+    layer = _ParsedLayer(hashes={} if hashes else None, codec=codec)
     by_path: dict[str, FsEntry] = {}
-    mode = "r|gz" if content.peek(2)[:2] == b"\x1f\x8b" else "r|"
     try:
-        inner = tarfile.open(fileobj=content, mode=mode, bufsize=STREAM_BUFFER)
-    except tarfile.ReadError as exc:
-        if not content.peek(1):   # a zero-byte layer: no files
+        if codec == "tar" and not content.peek(1):   # a zero-byte layer: no files
             return layer
-        raise BadInput("a layer of the docker save archive is not a tar", f"{name}: {exc}", _SAVE_HINT) from exc
-    try:
+        inner = tarfile.open(fileobj=content, mode="r|", bufsize=STREAM_BUFFER)
         for member in inner:
             path = normalise(member.name)
             base = posixpath.basename(path)
@@ -271,7 +411,13 @@ def _parse_layer(content: BinaryIO, name: str, hashes: bool, elf: bool) -> _Pars
                 by_path[path] = entry
                 layer.entries.append(entry)
     except tarfile.ReadError as exc:
-        raise BadInput("a layer of the docker save archive is a broken tar", f"{name}: {exc}", _SAVE_HINT) from exc
+        raise _LayerUnreadable(f"{codec} data that is not a valid tar ({exc})") from exc
+    except (OSError, EOFError, zlib.error) as exc:   # gzip.BadGzipFile, zstd errors, truncation
+        raise _LayerUnreadable(f"{codec} data that does not decode ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith(("zstandard", "compression", "_zstd")):
+            raise _LayerUnreadable(f"{codec} data that does not decode ({exc})") from exc
+        raise
     return layer
 
 

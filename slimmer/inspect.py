@@ -1,21 +1,45 @@
-"""Stage 1, inspect: an image reference becomes an ImageInfo (config and layers)."""
+"""Stage 1, inspect: an image reference becomes an ImageInfo (config and layers).
+
+The image's size is its content size (imagefs.content_size; docs/BUILD.md),
+never the API's `Size`, which is the compressed size on the containerd image
+store and the disk usage on overlay2: the original and the slim image, xray and
+compare, the report and the gates all count the same bytes.
+"""
 from __future__ import annotations
 
-from .docker_api import Docker
+from dataclasses import replace
+
+from . import imagefs
+from .dockerport import DockerPort
 from .model import Healthcheck, HistoryEntry, ImageConfig, ImageInfo, LayerInfo
 
 
-def inspect_image(docker: Docker, reference: str) -> ImageInfo:
+def inspect_image(docker: DockerPort, reference: str, *, content_size: bool = True) -> ImageInfo:
+    """REFERENCE's ImageInfo. content_size=False leaves size_bytes at 0 for a caller that
+    reads the image's layers anyway and calls with_content_size afterwards (then free)."""
     raw = docker.inspect_image(reference)
     history = docker.image_history(raw["Id"])
-    return image_info_from_api(reference, raw, history)
+    info = image_info_from_api(reference, raw, history)
+    return with_content_size(docker, info) if content_size else info
+
+
+def with_content_size(docker: DockerPort, image: ImageInfo) -> ImageInfo:
+    """IMAGE with size_bytes set to its content size: known without any I/O when this
+    process has read its layers already (the index of `slim build`, xray), else from
+    one `docker save` stream read for its tar headers."""
+    size = imagefs.known_content_size(layer.digest for layer in image.layers)
+    if size is None:
+        size = imagefs.saved_content_size(docker.export_image(image.id))
+    return replace(image, size_bytes=size)
 
 
 def image_info_from_api(reference: str, raw: dict, history: list[dict]) -> ImageInfo:
     """Pure: build ImageInfo from `docker image inspect` and `docker history` output.
 
-    Layer sizes are not in the inspect output; imagefs fills exact figures.
-    Here each layer gets the size of the history entry that made it:
+    size_bytes is 0: the API's Size is not slimmer's size (module docstring);
+    with_content_size fills it. Layer sizes are not in the inspect output either;
+    imagefs fills exact figures. Here each layer gets the size of the history
+    entry that made it:
       1. history is newest-first from the API; reverse it;
       2. entries with Size 0 whose instruction makes no layer (ENV, LABEL, CMD...)
          are "empty"; the remaining entries pair up with RootFS.Layers in order;
@@ -60,7 +84,7 @@ def image_info_from_api(reference: str, raw: dict, history: list[dict]) -> Image
         reference=reference,
         id=raw["Id"],
         repo_tags=tuple(raw.get("RepoTags") or ()),
-        size_bytes=int(raw.get("Size") or 0),
+        size_bytes=0,
         os=raw.get("Os") or "linux",
         architecture=raw.get("Architecture") or "",
         config=image_config,

@@ -80,7 +80,8 @@ class FakeDocker:
         return [{"CreatedBy": text, "Size": 1} for text in reversed(self.created_by)]
 
     def image_size(self, image_id: str) -> int:
-        return sum(len(self.files.get(path, b"")) for path in self.images[image_id]) + 1000
+        """The content size (docs/BUILD.md): the bytes of the regular files the image holds."""
+        return sum(len(self.files.get(path, b"")) for path in self.images[image_id])
 
     def export_image(self, image_id: str):
         return io.BytesIO(self.archive)

@@ -9,10 +9,15 @@ A layer is a list of items made by the functions below:
     archive = save_archive(layers, created_by=["ADD rootfs /", "RUN rm /etc/passwd"])
 
 save_archive returns bytes in Docker 20.10's layout (`<hex>/layer.tar`,
-manifest.json last) or, with layout="oci", Docker 25's (`blobs/sha256/<hex>`).
+manifest.json last) or, with layout="oci", Docker 25's (`blobs/sha256/<hex>`
+in digest order, an OCI manifest blob declaring each layer's media type,
+index.json, manifest.json). With layout="oci", compression= "gzip", "zstd" or
+"zstd-frames" (two zstd frames, as a parallel compressor writes) compresses
+the layer blobs, as the containerd image store keeps them.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -93,12 +98,45 @@ def layer_bytes(items: list[Item]) -> int:
                item.info.name.rsplit("/", 1)[-1].startswith(".wh."))
 
 
+MEDIA_TYPES = {
+    "none": "application/vnd.oci.image.layer.v1.tar",
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+    "zstd-frames": "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+
+
+def compress(data: bytes, compression: str) -> bytes:
+    if compression == "none":
+        return data
+    if compression == "gzip":
+        return gzip.compress(data, mtime=0)
+    import zstandard
+    if compression == "zstd":
+        return zstandard.ZstdCompressor().compress(data)
+    if compression == "zstd-frames":
+        half = len(data) // 2
+        return zstandard.ZstdCompressor().compress(data[:half]) + zstandard.ZstdCompressor().compress(data[half:])
+    raise ValueError(compression)
+
+
 def save_archive(layers: list[list[Item]], created_by: list[str] | None = None,
                  repo_tags: tuple[str, ...] = ("test/image:1",), layout: str = "docker",
-                 manifest_first: bool = False, drop_layer: int | None = None) -> bytes:
-    """A docker-save tar of one image with LAYERS (bottom first)."""
+                 manifest_first: bool = False, drop_layer: int | None = None,
+                 compression: str | list[str] = "none", media_types: list[str] | None = None,
+                 oci_manifest: str = "sorted") -> bytes:
+    """A docker-save tar of one image with LAYERS (bottom first).
+
+    layout="oci" only: COMPRESSION per layer (one value or a list); MEDIA_TYPES
+    overrides what the OCI manifest declares per layer; OCI_MANIFEST places the
+    manifest blob "sorted" (by digest, as docker save does), "first" or "last"
+    among the blobs.
+    """
     tars = [layer_tar(items) for items in layers]
     diff_ids = ["sha256:" + hashlib.sha256(t).hexdigest() for t in tars]
+    codecs = [compression] * len(tars) if isinstance(compression, str) else list(compression)
+    blobs = [compress(t, codec) for t, codec in zip(tars, codecs)]
+    declared = media_types or [MEDIA_TYPES[codec] for codec in codecs]
     created_by = created_by or [f"RUN step {i}" for i in range(len(tars))]
     config = {
         "architecture": "amd64", "os": "linux",
@@ -113,7 +151,8 @@ def save_archive(layers: list[list[Item]], created_by: list[str] | None = None,
     for index, data in enumerate(tars):
         hexname = hashlib.sha256(data + bytes([index])).hexdigest()
         if layout == "oci":
-            name = f"blobs/sha256/{diff_ids[index][7:]}"
+            data = blobs[index]
+            name = f"blobs/sha256/{hashlib.sha256(data).hexdigest()}"
         else:
             name = f"{hexname}/layer.tar"
             members.append((f"{hexname}/VERSION", b"1.0"))
@@ -124,11 +163,36 @@ def save_archive(layers: list[list[Item]], created_by: list[str] | None = None,
     config_name = f"blobs/sha256/{config_hex}" if layout == "oci" else f"{config_hex}.json"
     manifest = json.dumps([{"Config": config_name, "RepoTags": list(repo_tags),
                             "Layers": layer_names}]).encode()
-    # Docker 20.10 streams layer directories sorted by name: not in manifest order.
-    members.sort(key=lambda pair: pair[0])
-    members.append((config_name, config_bytes))
     if layout == "oci":
+        # Docker 25+ tars its export directory: blobs/sha256/* in digest order, so the
+        # manifest blob may come before or after the layers it declares.
+        oci_manifest_bytes = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": f"sha256:{config_hex}", "size": len(config_bytes)},
+            "layers": [{"mediaType": media, "digest": "sha256:" + hashlib.sha256(blob).hexdigest(),
+                        "size": len(blob)} for media, blob in zip(declared, blobs)],
+        }).encode()
+        manifest_digest = hashlib.sha256(oci_manifest_bytes).hexdigest()
+        manifest_member = (f"blobs/sha256/{manifest_digest}", oci_manifest_bytes)
+        members.append((config_name, config_bytes))
+        members.sort(key=lambda pair: pair[0])
+        if oci_manifest == "first":
+            members.insert(0, manifest_member)
+        elif oci_manifest == "last":
+            members.append(manifest_member)
+        else:
+            members = sorted(members + [manifest_member], key=lambda pair: pair[0])
+        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                 "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                "digest": f"sha256:{manifest_digest}", "size": len(oci_manifest_bytes),
+                                "annotations": {"io.containerd.image.name": repo_tags[0] if repo_tags else ""}}]}
+        members.append(("index.json", json.dumps(index).encode()))
         members.append(("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'))
+    else:
+        # Docker 20.10 streams layer directories sorted by name: not in manifest order.
+        members.sort(key=lambda pair: pair[0])
+        members.append((config_name, config_bytes))
     if manifest_first:
         members.insert(0, ("manifest.json", manifest))
     else:
