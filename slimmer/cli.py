@@ -114,6 +114,9 @@ def add_build_parser(commands) -> None:
     sub.add_argument("--no-repair", action="store_true",
                      help="fail when the slim app reaches a removed file, instead of keeping it and rebuilding")
     sub.add_argument("--json", action="store_true", help="print the JSON report to stdout")
+    sub.add_argument("--quiet", "-q", action="store_true",
+                     help="no progress and no summary: print only the slim image's tag (and errors); "
+                          "progress bars appear only on a terminal outside CI, NO_COLOR turns colour off")
     _add_run_context_flags(sub)
     _common(sub)
     sub.set_defaults(handler=run_build)
@@ -212,13 +215,19 @@ def run_build(args) -> int:
         keep=KeepOptions(include=tuple(args.include_path), exclude=tuple(args.exclude_path), rules=rules),
         artifacts_dir=args.artifacts, verify=not args.no_verify, repair=not args.no_repair,
         max_size=args.max_size, min_ratio=args.min_ratio, compose=compose_target)
-    progress = BuildProgress(quiet=args.json)
+    progress = BuildProgress(quiet=args.json or args.quiet)
     try:
         outcome = build_slim_image(request, emit=progress)
     except SlimError as exc:
         # CI uploads the report with `if: always()`: it exists after a failure or an interrupt too
-        if args.report:
-            _write_output(args.report, json.dumps(unfinished_report(args.image, exc), indent=2), "--report FILE")
+        failed_report = args.report or (os.path.join(args.artifacts, "slim.report.json") if args.artifacts else None)
+        if failed_report:
+            try:
+                os.makedirs(os.path.dirname(os.path.abspath(failed_report)), exist_ok=True)
+                _write_output(failed_report, json.dumps(unfinished_report(args.image, exc), indent=2),
+                              "--report FILE")
+            except (OSError, SlimError) as write_error:   # never hide why the build failed
+                print(f"slim: warning: the report was not written: {write_error}", file=sys.stderr)
         raise
     finally:
         progress.close()
@@ -230,6 +239,9 @@ def run_build(args) -> int:
         _write_build_html(args.html, doc)
     if args.json:
         print(doc.to_json())
+    elif args.quiet:
+        if not outcome.failures and doc.slim:
+            print(doc.slim.image)
     else:
         print(render_summary(doc))
         print(f"report    {report_path}" if report_path else
@@ -251,13 +263,8 @@ def _write_output(path: str, text: str, flag: str) -> None:
 
 
 def _write_build_html(path: str, doc) -> None:
-    from .html import render_build_html
-    page = render_build_html(doc.by_top_dir.get("original", {}), doc.by_top_dir.get("slim", {}),
-                             before_title=doc.original.image,
-                             after_title=doc.slim.image if doc.slim else "slim",
-                             before_size=doc.original.size_bytes,
-                             after_size=doc.slim.size_bytes if doc.slim else None)
-    _write_output(path, page, "--html FILE")
+    from .html import render_build_report
+    _write_output(path, render_build_report(doc), "--html FILE")
 
 
 # --- slim xray / compare / lint -------------------------------------------------

@@ -4,13 +4,14 @@ and the human summary.
 Schema version 1, the keys CI steps may rely on:
   original.{image, id, size_bytes}, slim.{image, id, size_bytes},
   reduction.{ratio, bytes_saved, percent}, probes[], verify.{passed, failed, checks[]},
-  keep.{files, bytes, by_reason}, removed.top_dirs[], traced.{paths, present_bytes},
+  keep.{files, bytes, by_reason}, removed.{top_dirs[], files, bytes, list}, traced.{paths, present_bytes},
   gates[], timings.{<stage>_s, total_s}, artifacts, dockerfile
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__, textfmt
 from .model import EntryType, ImageIndex, KeepSet, TraceLog
@@ -76,9 +77,13 @@ class ReportDoc:
     error: str | None = None
     by_top_dir: dict = field(default_factory=dict)   # {"original": {"/usr": bytes}, "slim": {...}}
     run_context: dict = field(default_factory=dict)  # names only: env values are masked (KEY=***)
+    # the original filesystem, kept and removed, for the HTML page (filesystem_tree); not in the JSON
+    tree: dict | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False)
+        data = asdict(replace(self, tree=None))
+        del data["tree"]
+        return json.dumps(data, indent=2, sort_keys=False)
 
 
 def unfinished_report(image: str, error) -> dict:
@@ -188,6 +193,8 @@ def make_report(image, built, index: ImageIndex, trace: TraceLog, keep_set: Keep
     from .keep import keep_summary, removed_by_top_dir
     from .imagefs import bytes_by_top_dir
     removed = removed_by_top_dir(index, keep_set)
+    removed_list = write_removed_list(artifacts.directory, index, keep_set) if artifacts.directory else None
+    gone = list(removed_files(index, keep_set))
     return ReportDoc(
         schema_version=SCHEMA_VERSION,
         slimmer_version=__version__,
@@ -197,7 +204,9 @@ def make_report(image, built, index: ImageIndex, trace: TraceLog, keep_set: Keep
         probes=probe_entries([r for _, traced in runs for r in traced.results]),
         verify=verify_section(verification),
         keep=keep_summary(keep_set, index),
-        removed={"top_dirs": [{"path": d, "bytes": b, "files": f} for d, b, f in removed]},
+        removed={"top_dirs": [{"path": d, "bytes": b, "files": f} for d, b, f in removed],
+                 "files": len(gone), "bytes": sum(size for _, size in gone),
+                 "list": os.path.basename(removed_list) if removed_list else None},
         traced=traced_figures(trace, index),
         gates=gates,
         timings=timings,
@@ -207,6 +216,7 @@ def make_report(image, built, index: ImageIndex, trace: TraceLog, keep_set: Keep
         error="\n".join(failures) or None,
         by_top_dir={"original": bytes_by_top_dir(index), "slim": kept_bytes_by_top_dir(keep_set, index)},
         run_context=run_context_section([run for run, _ in runs]),
+        tree=filesystem_tree(index, keep_set),
     )
 
 
@@ -236,6 +246,85 @@ def kept_bytes_by_top_dir(keep_set: KeepSet, index: ImageIndex) -> dict[str, int
             top = "/" + path.split("/")[1] if path.count("/") > 1 else "/"
             sizes[top] = sizes.get(top, 0) + entry.size
     return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
+
+
+# --- what was removed, and the whole original filesystem for the HTML page ----------------
+
+REMOVED_LIST = "removed.list"
+REMOVED = "removed"
+
+
+def _kept_file_paths(index: ImageIndex, keep_set: KeepSet) -> dict[str, str]:
+    """Regular files of the original whose content the slim image holds -> why.
+
+    1. A kept path keeps its reason.
+    2. A kept hardlink keeps the content of the file it names (the same inode).
+    3. A generated file (the trimmed package database) replaces the original's.
+    """
+    from .keep.packagedb import PackageMetadataRule
+    kept: dict[str, str] = {}
+    for path, item in keep_set.kept.items():
+        entry = index.get(path)
+        if entry is None:
+            continue
+        if entry.type is EntryType.FILE:
+            kept[path] = item.reason.value
+        elif entry.type is EntryType.HARDLINK and entry.link_target:
+            kept.setdefault(entry.link_target, item.reason.value)
+    for path in keep_set.generated:
+        kept[path] = PackageMetadataRule.generated_reason
+    return kept
+
+
+def removed_files(index: ImageIndex, keep_set: KeepSet):
+    """(path, size) of every regular file of the original that the slim image lacks, by path."""
+    kept = _kept_file_paths(index, keep_set)
+    for path in sorted(index.entries):
+        entry = index.entries[path]
+        if entry.type is EntryType.FILE and path not in kept:
+            yield path, entry.size
+
+
+def write_removed_list(directory: str, index: ImageIndex, keep_set: KeepSet) -> str:
+    """ARTIFACTS/removed.list: one line per removed regular file, `SIZE<TAB>PATH`, by path
+    (paths escaped as in keep.list). Returns its path."""
+    from .sensor import escape_path
+    path = os.path.join(directory, REMOVED_LIST)
+    with open(path, "wb") as out:
+        for removed, size in removed_files(index, keep_set):
+            out.write(f"{size}\t{escape_path(removed)}\n".encode("utf-8", "surrogateescape"))
+    return path
+
+
+def filesystem_tree(index: ImageIndex, keep_set: KeepSet) -> dict:
+    """The original image's regular files as a tree, compact for embedding in the HTML page:
+    {"reasons": ["removed", "traced", ...], "root": ["", [child, ...]]} where a directory is
+    [name, [children]] and a file is [name, size, i], reasons[i] saying why it was kept
+    (i == 0: removed). Symlinks, empty directories and special files carry no bytes: left out."""
+    kept = _kept_file_paths(index, keep_set)
+    reasons = [REMOVED]
+    reason_index = {REMOVED: 0}
+    root: dict = {}
+    for path, entry in index.entries.items():
+        if entry.type is not EntryType.FILE:
+            continue
+        *parents, name = path.strip("/").split("/")
+        node = root
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):    # a file and a directory of one name cannot both exist
+                break
+        else:
+            reason = kept.get(path, REMOVED)
+            if reason not in reason_index:
+                reason_index[reason] = len(reasons)
+                reasons.append(reason)
+            node[name] = [name, entry.size, reason_index[reason]]
+
+    def encode(name: str, node: dict) -> list:
+        return [name, [encode(key, value) if isinstance(value, dict) else value
+                       for key, value in sorted(node.items())]]
+    return {"reasons": reasons, "root": encode("", root)}
 
 
 def traced_figures(trace: TraceLog, index: ImageIndex) -> dict:
