@@ -270,42 +270,74 @@ def _write_build_html(path: str, doc) -> None:
 # --- slim xray / compare / lint -------------------------------------------------
 
 def add_xray_parser(commands) -> None:
-    sub = commands.add_parser("xray", help="analyse an image's layers (like dive)")
-    sub.add_argument("image")
+    from . import xray
+    sub = commands.add_parser("xray", help="analyse an image's layers (like dive; docs/XRAY.md)")
+    sub.add_argument("image", help="an image reference, or docker-archive:FILE.tar (a docker save file; "
+                                   "read without Docker)")
     sub.add_argument("--json", action="store_true")
     sub.add_argument("--html", metavar="FILE")
+    sub.add_argument("--tree", metavar="LAYER",
+                     help="print the files LAYER added (+), modified (~) and removed (-) as a tree; "
+                          "LAYER is an index, -1 for the top layer, or all")
+    sub.add_argument("--tree-limit", type=int, default=1000, metavar="N",
+                     help="changed paths listed per layer in --json, biggest first (0: all; default 1000)")
     sub.add_argument("--ci", action="store_true", help="evaluate CI rules; exit 1 when one fails")
-    sub.add_argument("--max-reclaimable", type=units.size_argument, metavar="BYTES")
-    sub.add_argument("--min-efficiency", type=units.ratio_argument, metavar="R")
+    sub.add_argument("--ci-config", metavar="FILE",
+                     help="CI rules file: .slim-ci.toml or dive's .dive-ci (default: both, in the current directory)")
+    sub.add_argument("--max-reclaimable", "--highest-wasted-bytes", "--highestWastedBytes", dest="max_reclaimable",
+                     type=xray.rule_flag("max_reclaimable"), metavar="BYTES", help="fail above this many reclaimable bytes (e.g. 20MB, 1.5GiB; or disabled)")
+    sub.add_argument("--min-efficiency", "--lowest-efficiency", "--lowestEfficiency", dest="min_efficiency",
+                     type=xray.rule_flag("min_efficiency"), metavar="R", help="fail below this efficiency (0.95 or 95%%)")
+    sub.add_argument("--max-user-wasted", "--highest-user-wasted-percent", "--highestUserWastedPercent",
+                     dest="max_user_wasted_ratio", type=xray.rule_flag("max_user_wasted_ratio"), metavar="R",
+                     help="fail when reclaimable bytes exceed this share of the bytes above the base layer (0.1 or 10%%)")
+    sub.add_argument("--max-size", dest="max_size", type=xray.rule_flag("max_size"), metavar="BYTES", help="fail above this image size (e.g. 80MB)")
+    sub.add_argument("--max-layer-ratio", dest="max_layer_ratio", type=xray.rule_flag("max_layer_ratio"), metavar="R",
+                     help="fail when the largest layer is more than this share of the image")
     _common(sub)
     sub.set_defaults(handler=run_xray)
 
 
 def run_xray(args) -> int:
     from . import xray
-    from .docker_api import Docker
-    rules = dict(xray.load_ci_rules("."))
-    if args.max_reclaimable is not None:
-        rules["max_reclaimable"] = args.max_reclaimable
-    if args.min_efficiency is not None:
-        rules["min_efficiency"] = args.min_efficiency
-    if args.ci and not rules:
-        rules = dict(xray.DEFAULT_RULES)
-    docker = Docker()
+    if args.tree_limit < 0:
+        raise BadInput("--tree-limit must be 0 or more", args.tree_limit, "e.g. --tree-limit 5000, or 0 for all")
+    rules = dict(xray.load_ci_rules(".", args.ci_config))
+    for name in xray.RULES:
+        value = getattr(args, name, None)
+        if value is not None:
+            rules[name] = None if value == xray.DISABLED else value
+    if args.ci and all(value is None for value in rules.values()):
+        rules = {**xray.DEFAULT_RULES, **rules}      # a rule switched off stays off
+    docker = None
+    if not args.image.startswith(xray.ARCHIVE_PREFIX):
+        from .docker_api import Docker
+        docker = Docker()
     report = xray.xray_image(docker, args.image)
     results = xray.evaluate_rules(report, rules) if (args.ci or rules) else []
+    trees = []
+    if args.tree is not None:
+        layers = report.layers if args.tree == "all" else [xray.select_layer(report, args.tree)]
+        trees = [xray.render_tree(layer) for layer in layers]
     if args.html:
         from .html import render_xray_html
         with open(args.html, "w", encoding="utf-8") as handle:
             handle.write(render_xray_html(report))
     if args.json:
-        print(json.dumps(xray.to_json(report, results), indent=2))
+        print(json.dumps(xray.to_json(report, results, tree_limit=args.tree_limit), indent=2))
+    elif trees:
+        print("\n\n".join(trees))
+        if results:
+            print("\nCI rules:\n" + "\n".join(f"  {r.message}" for r in results))
     else:
         print(xray.render_text(report, results))
-    if any(not result.passed for result in results):
-        for result in results:
-            if not result.passed:
+    failed = [result for result in results if not result.passed]
+    if failed:
+        if args.json:      # stdout is for machines: the reasons go to stderr, once
+            for result in failed:
                 print(f"slim: CI rule failed: {result.message}", file=sys.stderr)
+        else:              # the reasons are on stdout already
+            print(f"slim: CI failed: {', '.join(r.name for r in failed)} (see CI rules above)", file=sys.stderr)
         return ExitCode.FAILED
     return ExitCode.OK
 

@@ -61,7 +61,11 @@ def test_xray_json_reports_exact_reclaimable_bytes(wasteful_image):
     assert len(data["layers"]) == 4
     waste_layer, hello_layer, rm_layer = data["layers"][1:]
     assert waste_layer["added"] == {"count": 1, "bytes": WASTE}
-    assert waste_layer["created_by"].startswith("RUN head -c 3000000")
+    assert waste_layer["created_by"] == f"RUN head -c {WASTE} /dev/urandom > /waste.bin"     # whole
+    assert [(l["tree"]["changes"], l["tree"]["truncated"]) for l in (waste_layer, hello_layer, rm_layer)] == [
+        ([{"path": "/waste.bin", "change": "added", "size": WASTE, "type": "file"}], False),
+        ([{"path": "/hello.txt", "change": "added", "size": 6, "type": "file"}], False),
+        ([{"path": "/waste.bin", "change": "removed", "size": WASTE, "type": "file"}], False)]
     assert hello_layer["added"] == {"count": 1, "bytes": 6}
     assert rm_layer["deleted"] == {"count": 1, "bytes": WASTE}
     assert data["size_bytes"] == sum(layer["size_bytes"] for layer in data["layers"])
@@ -74,7 +78,9 @@ def test_xray_json_reports_exact_reclaimable_bytes(wasteful_image):
 def test_xray_ci_rules_exit_codes(wasteful_image, tmp_path):
     failing = slim("xray", wasteful_image["tag"], "--ci", "--max-reclaimable", str(WASTE - 1))
     assert failing.returncode == 1
-    assert f"reclaimable bytes {WASTE}" in failing.stderr and f"threshold max {WASTE - 1}" in failing.stderr
+    message = f"FAIL max_reclaimable: reclaimable bytes {WASTE} (3.0 MB), threshold max {WASTE - 1} (3.0 MB)"
+    assert (failing.stdout + failing.stderr).count(message) == 1        # printed once
+    assert "slim: CI failed: max_reclaimable" in failing.stderr
     passing = slim("xray", wasteful_image["tag"], "--ci", "--max-reclaimable", str(WASTE), "--min-efficiency", "0.9")
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "PASS max_reclaimable" in passing.stdout and "PASS min_efficiency" in passing.stdout
@@ -82,6 +88,38 @@ def test_xray_ci_rules_exit_codes(wasteful_image, tmp_path):
     from_file = slim("xray", wasteful_image["tag"], "--ci", cwd=str(tmp_path))
     assert from_file.returncode == 1
     assert "FAIL min_efficiency" in from_file.stdout and "FAIL max_reclaimable" in from_file.stdout
+    (tmp_path / ".slim-ci.toml").unlink()
+    (tmp_path / ".dive-ci").write_text("rules:\n  lowestEfficiency: 0.9\n  highestWastedBytes: 3MB\n"
+                                       "  highestUserWastedPercent: 0.99\n")
+    dive = slim("xray", wasteful_image["tag"], "--json", cwd=str(tmp_path))
+    assert dive.returncode == 1, dive.stderr
+    # all the bytes above the base layer but the 6 of /hello.txt are wasted
+    assert [(r["name"], r["passed"]) for r in json.loads(dive.stdout)["ci"]["rules"]] == [
+        ("max_reclaimable", True), ("min_efficiency", True), ("max_user_wasted_ratio", False)]
+    assert dive.stderr.count("slim: CI rule failed: FAIL max_user_wasted_ratio") == 1
+    units = slim("xray", wasteful_image["tag"], "--max-reclaimable", "2.9MB", "--min-efficiency", "95%")
+    assert units.returncode == 1 and "FAIL max_reclaimable" in units.stdout and "PASS min_efficiency" in units.stdout
+
+
+def test_xray_tree_and_docker_archive(wasteful_image, tmp_path):
+    archive = tmp_path / "waste.tar"
+    saved = subprocess.run(["docker", "save", "-o", str(archive), wasteful_image["tag"]], capture_output=True,
+                           text=True, timeout=300)
+    assert saved.returncode == 0, saved.stderr
+    from_daemon = json.loads(slim("xray", wasteful_image["tag"], "--json").stdout)
+    proc = slim("xray", f"docker-archive:{archive}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    from_file = json.loads(proc.stdout)
+    assert from_file["id"] == wasteful_image["id"] == from_daemon["id"]
+    for key in ("size_bytes", "reclaimable_bytes", "file_count", "duplicates", "largest"):
+        assert from_file[key] == from_daemon[key], key
+    assert [l["tree"] for l in from_file["layers"]] == [l["tree"] for l in from_daemon["layers"]]
+    tree = slim("xray", f"docker-archive:{archive}", "--tree", "3")
+    assert tree.returncode == 0, tree.stderr
+    assert tree.stdout.splitlines()[0] == "layer 3: RUN rm -f /waste.bin"
+    assert tree.stdout.splitlines()[-1] == "    3.0 MB  └── - waste.bin"
+    added = slim("xray", wasteful_image["tag"], "--tree", "1").stdout.splitlines()
+    assert added[-1] == "    3.0 MB  └── + waste.bin"
 
 
 def test_xray_base_image_and_html(tmp_path):
@@ -92,6 +130,7 @@ def test_xray_base_image_and_html(tmp_path):
     assert data["reclaimable_bytes"] == 0 and data["efficiency"] == 1.0
     assert 60_000_000 < data["size_bytes"] < 100_000_000
     assert data["largest"][0]["path"] == "/usr/bin/perl"
+    assert data["layers"][0]["imported"] is True and data["findings"] == []   # the base layer is context
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and "http" not in html.split("<body>")[0]
 
