@@ -364,8 +364,8 @@ _SCRIPT = r"""
     var name = raw[0], path = parentPath === null ? "/" : (parentPath === "/" ? "/" + name : parentPath + "/" + name);
     if (raw.length === 3) {
       var kept = raw[2] !== 0;
-      return {name: name, path: path, file: true, size: raw[1], kept: kept ? raw[1] : 0, removed: kept ? 0 : raw[1],
-              files: 1, removedFiles: kept ? 0 : 1, reason: reasons[raw[2]]};
+      return {name: name, path: path, file: true, isKept: kept, size: raw[1], kept: kept ? raw[1] : 0,
+              removed: kept ? 0 : raw[1], files: 1, removedFiles: kept ? 0 : 1, reason: reasons[raw[2]]};
     }
     var node = {name: name, path: path, file: false, size: 0, kept: 0, removed: 0, files: 0, removedFiles: 0, children: []};
     raw[1].forEach(function (child) {
@@ -420,7 +420,7 @@ _SCRIPT = r"""
   function share(node) { return node.size ? Math.round(100 * node.kept / node.size) : 0; }
   function describe(node) {
     return node.path + "\n" + human(node.size) + " in the original: " + human(node.kept) + " kept, " +
-      human(node.removed) + " removed" + (node.file ? (node.kept ? " (kept: " + node.reason + ")" : "") :
+      human(node.removed) + " removed" + (node.file ? (node.isKept ? " (kept: " + node.reason + ")" : "") :
       " (" + node.files + " files, " + node.removedFiles + " removed)");
   }
   // a directory too small or too deep to open: its kept and removed bytes as two parts
@@ -450,7 +450,7 @@ _SCRIPT = r"""
     squarify(shown, x, y, w, h).forEach(function (cell) {
       var c = cell[0], cx = cell[1], cy = cell[2], cw = cell[3], ch = cell[4];
       if (c.file) {
-        var f = box(parent, "file " + (c.kept ? "kept" : "removed"), cx, cy, cw, ch, describe(c));
+        var f = box(parent, "file " + (c.isKept ? "kept" : "removed"), cx, cy, cw, ch, describe(c));
         f.dataset.path = c.path;
         if (cw > 50 && ch > 16) {
           var name = document.createElement("span");
@@ -541,7 +541,7 @@ _SCRIPT = r"""
   // every removed regular file, largest first; a filter and a "show all" button
   var removed = [];
   (function collect(node) {
-    if (node.file) { if (!node.kept) removed.push(node); return; }
+    if (node.file) { if (!node.isKept) removed.push(node); return; }
     node.children.forEach(collect);
   })(root);
   removed.sort(function (a, b) { return b.size - a.size || (a.path < b.path ? -1 : 1); });

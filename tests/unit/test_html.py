@@ -66,6 +66,7 @@ KEPT = {
     "/etc/ssl/certs/ca-certificates.crt": (210_000, KeepReason.TRACED),
     "/app/main.py": (40_000, KeepReason.APP),
     "/app/templates/index.html": (3_000, KeepReason.APP),
+    "/app/__init__.py": (0, KeepReason.APP),       # kept, and empty: not a removed file
 }
 REMOVED = {
     "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1": (31 * MB, ),
