@@ -31,10 +31,12 @@ demo: sample-apps
 	$(SLIM) build slimmer-sample/$(DEMO_APP):latest --probe-file probes/$(DEMO_APP).toml --artifacts .slim-demo
 
 # System tools the tests drive: chromium renders the HTML reports, debootstrap builds
-# the base image, setpriv and mount come with util-linux (root is assumed, as for dockerd).
+# the base image, setpriv and mount come with util-linux, the Compose CLI (docker-compose)
+# starts the dependencies of --compose-file tests (root is assumed, as for dockerd).
 test-deps:
 	@missing=""; for tool in chromium debootstrap strace; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	case "$$missing" in *chromium*) missing="$$missing fonts-liberation";; esac; \
+	docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
