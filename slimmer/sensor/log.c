@@ -74,10 +74,10 @@ static void append(const char *bytes, size_t len)
 
 void log_path(const char *syscall, int write, const char *path)
 {
-    char line[64 + 4 * SENSOR_PATH_MAX];
+    /* whole: a relative path joined to its base may be longer than PATH_MAX */
+    static char line[64 + 4 * SENSOR_ABSOLUTE_MAX];
     int n = snprintf(line, 64, "P\t%s\t%c\t", syscall, write ? 'w' : 'r');
-    size_t len = strlen(path);
-    if (len >= SENSOR_PATH_MAX) len = SENSOR_PATH_MAX - 1;
+    size_t len = strnlen(path, SENSOR_ABSOLUTE_MAX - 1);
     size_t total = (size_t)n + escape_bytes(path, len, line + n);
     /* the set key is the line without "P\t" */
     if (!strmap_add(&seen, line + 2, total - 2, NULL))

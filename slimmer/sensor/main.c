@@ -13,6 +13,10 @@
  *       into DEST, keeping type, mode, owner, times, hardlinks and xattrs.
  *
  * Environment: SLIM_SENSOR_DEBUG=1 prints debug output on stderr.
+ * SLIM_SENSOR_FORCE_PEEK=1 (for tests) reads the tracee's memory only with
+ * PTRACE_PEEKDATA, the fallback taken when process_vm_readv is refused.
+ * SLIM_SENSOR_NO_SYSCALL_INFO=1 (for tests) injects prctl after setuid without
+ * confirming the stops with PTRACE_GET_SYSCALL_INFO, as on a kernel before 5.3.
  * Diagnostics are prefixed "[slim-sensor]". The log format is in log.h.
  */
 #include "collect.h"

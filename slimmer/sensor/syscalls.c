@@ -6,9 +6,12 @@
  *     full speed (the getppid benchmark).
  *  2. The syscall number is found with a binary search over the sorted trapped
  *     numbers (about 8 BPF instructions) instead of a linear scan of ~70.
- *  3. newfstatat/statx with AT_EMPTY_PATH are ALLOWed: glibc implements fstat()
- *     that way, the fd's file was already recorded when it was opened, and
- *     trapping every fstat would double the stops of a file-heavy app.
+ *  3. newfstatat/statx with a NULL path are ALLOWed: they fail with EFAULT, or
+ *     (AT_EMPTY_PATH, Linux 6.11+) stat the fd itself, whose file was recorded
+ *     when it was opened. AT_EMPTY_PATH alone is no reason to let a call through:
+ *     with a non-empty path it is an ordinary lookup, and BPF cannot read the
+ *     string. So glibc's fstat(), newfstatat(fd, "", AT_EMPTY_PATH), stops
+ *     once; the tracer sees the empty path and resumes it at once.
  *  4. The setuid/setgid family and capset are trapped too, though they take
  *     no path: they make a process non-dumpable, which would hide its memory
  *     and /proc entries from the sensor (see trace.c, rule 5).
@@ -199,7 +202,9 @@ static int by_value(const void *a, const void *b)
 }
 
 #define LOAD(field) emit(BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, field))
+/* args are 64-bit, little-endian: the low word first */
 #define LOAD_ARG_LOW(i) emit(BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, args[i]))
+#define LOAD_ARG_HIGH(i) emit(BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, args[i]) + 4)
 
 static void build_program(void)
 {
@@ -217,17 +222,16 @@ static void build_program(void)
     LOAD(nr);
     emit(BPF_JMP | BPF_JGE | BPF_K, 0, 1, 0x40000000);        /* x32 */
     emit(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    /* fstat() in disguise: see point 3 above (args are 64-bit; flags sit in the low word) */
-    emit(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, SYS_newfstatat);
-    LOAD_ARG_LOW(3);
-    emit(BPF_JMP | BPF_JSET | BPF_K, 0, 1, AT_EMPTY_PATH);
-    emit(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    /* newfstatat/statx: TRACE unless the path pointer (argument 1, both words) is NULL;
+     * see point 3 above. Flags do not matter. */
+    emit(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_newfstatat);
+    emit(BPF_JMP | BPF_JEQ | BPF_K, 0, 6, SYS_statx);
+    LOAD_ARG_LOW(1);
+    emit(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0);
+    LOAD_ARG_HIGH(1);
+    emit(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0);
     emit(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_TRACE);
-    emit(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, SYS_statx);
-    LOAD_ARG_LOW(2);
-    emit(BPF_JMP | BPF_JSET | BPF_K, 0, 1, AT_EMPTY_PATH);
     emit(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    emit(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_TRACE);
     emit_tree(sorted, n);
 }
 

@@ -25,8 +25,26 @@
  *     fd/N stay closed to a root sensor for another uid: they are read with the
  *     sensor's fsuid/fsgid switched to the process's, and the cwd is also
  *     cached per task (inherited at fork, updated on chdir).
+ *     Every stop of the injection is confirmed with PTRACE_GET_SYSCALL_INFO
+ *     (Linux 5.3+): the setuid call's exit (its number; an entry stop is waited
+ *     past), then the entry of exactly our prctl (its number, argument and
+ *     address). A signal handler that runs in
+ *     between, making syscalls of its own, is let through untouched; the
+ *     registers are put back only at our prctl's exit. Older kernels: the
+ *     stops are taken in the post-4.8 order, unconfirmed.
  *  6. The main process's exit ends the trace: the log is completed and the
  *     sensor exits with the same status; PTRACE_O_EXITKILL takes the rest along.
+ *  7. No forwarded signal is lost at the start: they are blocked from the
+ *     start of trace_main until main_pid is set (a blocked signal stays
+ *     pending, even for a PID 1 that would otherwise discard it). The child
+ *     puts back the default handlers and the original mask just before exec,
+ *     so a SIGTERM that came early reaches it there (as tini and dumb-init do).
+ *  8. Strings are read from the tracee page by page (process_vm_readv) or, when
+ *     that is refused (ENOSYS, EPERM for a tracee that changed uid, or
+ *     SLIM_SENSOR_FORCE_PEEK=1), word by word with PTRACE_PEEKDATA at aligned
+ *     addresses, so that no read crosses into a page after the string. A path
+ *     with no NUL within PATH_MAX bytes, or running into an unreadable page,
+ *     names no file (the kernel fails the call) and is not logged.
  */
 #include "log.h"
 #include "syscalls.h"
@@ -58,13 +76,28 @@
 #endif
 #define AT_FDCWD_VALUE (-100)
 
+#define TRACEE_PAGE 4096UL
+
 static volatile pid_t main_pid;
 static volatile sig_atomic_t flush_due;
 static int vm_readv_works = 1;
+static int syscall_info_works = 1;
+static sigset_t app_signal_mask;        /* the mask the sensor was started with (rule 7) */
 
 static const int forwarded_signals[] = {
     SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
 };
+#define FORWARDED_COUNT (sizeof forwarded_signals / sizeof forwarded_signals[0])
+
+/* Rule 7: called first thing, before any handler exists. */
+static void block_forwarded_signals(void)
+{
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++)
+        sigaddset(&forwarded, forwarded_signals[i]);
+    sigprocmask(SIG_BLOCK, &forwarded, &app_signal_mask);
+}
 
 static void forward_signal(int sig)
 {
@@ -87,7 +120,7 @@ static void install_handlers(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = forward_signal;
     sa.sa_flags = SA_RESTART;
-    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+    for (size_t i = 0; i < FORWARDED_COUNT; i++)
         sigaction(forwarded_signals[i], &sa, NULL);
     /* no SA_RESTART: the alarm must interrupt waitpid so a quiet app still gets flushed */
     sa.sa_handler = on_alarm;
@@ -114,6 +147,8 @@ struct task_memory {
     char *cwd;
     char *exec_path;
     enum injection injection;
+    long creds_nr;                      /* the setuid-family call being injected after */
+    unsigned long foreign_stops;        /* a signal handler's syscall stops meanwhile */
     struct user_regs_struct saved;
 };
 
@@ -153,23 +188,54 @@ static void forget_task(pid_t tid)
 
 /* --- reading the tracee ---------------------------------------------------- */
 
-/* Reads a NUL-terminated string at addr; returns its length or -1. */
+/* Rule 8, the fallback: continues reading at out[from] with PTRACE_PEEKDATA.
+ * Words are read at aligned addresses: an aligned word never straddles a page,
+ * so a string that ends at the last byte of a page is read whole. */
+static ssize_t peek_string(pid_t tid, unsigned long addr, char *out, size_t size, size_t from)
+{
+    size_t o = from;
+    while (o < size) {
+        unsigned long at = addr + o, word_at = at & ~(unsigned long)(sizeof(long) - 1);
+        size_t skip = at - word_at, take = sizeof(long) - skip;
+        if (take > size - o)
+            take = size - o;
+        errno = 0;
+        long word = ptrace(PTRACE_PEEKDATA, tid, (void *)word_at, NULL);
+        if (errno) {
+            /* EIO/EFAULT: unreadable before the NUL, so the call fails with EFAULT */
+            out[0] = '\0';
+            return -1;
+        }
+        memcpy(out + o, (char *)&word + skip, take);
+        char *end = memchr(out + o, '\0', take);
+        if (end)
+            return end - out;
+        o += take;
+    }
+    out[0] = '\0';
+    debug("path at %#lx of %d is longer than PATH_MAX: the call fails with ENAMETOOLONG",
+          addr, (int)tid);
+    return -1;
+}
+
+/* Reads the NUL-terminated string at addr into out (size bytes: PATH_MAX with its
+ * NUL); returns its length, or -1 with out = "" when it names no file (rule 8). */
 static ssize_t read_string(pid_t tid, unsigned long addr, char *out, size_t size)
 {
+    out[0] = '\0';
     if (addr == 0)
         return -1;
+    size_t got = 0;
     if (vm_readv_works) {
         /* page by page: a transfer fails at an unmapped page, and most paths
          * end in the page they start in, so one call (one pinned page) is typical */
-        size_t got = 0;
-        ssize_t n = 0;
-        while (got < size - 1) {
+        while (got < size) {
             unsigned long at = addr + got;
-            size_t len = 4096 - (at & 4095);
-            if (len > size - 1 - got)
-                len = size - 1 - got;
+            size_t len = TRACEE_PAGE - (at & (TRACEE_PAGE - 1));
+            if (len > size - got)
+                len = size - got;
             struct iovec local = { out + got, len }, remote = { (void *)at, len };
-            n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+            ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
             if (n <= 0)
                 break;
             char *end = memchr(out + got, '\0', (size_t)n);
@@ -177,33 +243,24 @@ static ssize_t read_string(pid_t tid, unsigned long addr, char *out, size_t size
                 return end - out;
             got += (size_t)n;
         }
-        if (got > 0) {
-            out[got] = '\0';           /* longer than PATH_MAX: truncated */
-            return (ssize_t)got;
+        if (got == size) {
+            out[0] = '\0';
+            debug("path at %#lx of %d is longer than PATH_MAX: the call fails with ENAMETOOLONG",
+                  addr, (int)tid);
+            return -1;
         }
         if (errno == ENOSYS || errno == EPERM) {
-            /* seccomp profile or a tracee that changed uid: PEEKDATA still works */
+            /* no such syscall, or a tracee that changed uid: PEEKDATA still works */
             debug("process_vm_readv failed (%s), using PTRACE_PEEKDATA", strerror(errno));
             if (errno == ENOSYS)
                 vm_readv_works = 0;
         } else if (errno != EFAULT) {
-            return -1;
+            out[0] = '\0';
+            return -1;                  /* ESRCH: the task is gone */
         }
+        /* EFAULT: PEEKDATA tells whether the page is really unreadable */
     }
-    size_t o = 0;
-    while (o + sizeof(long) < size) {
-        errno = 0;
-        long word = ptrace(PTRACE_PEEKDATA, tid, (void *)(addr + o), NULL);
-        if (errno)
-            return o ? (ssize_t)o : -1;
-        memcpy(out + o, &word, sizeof word);
-        char *end = memchr(out + o, '\0', sizeof word);
-        if (end)
-            return end - out;
-        o += sizeof word;
-    }
-    out[o] = '\0';
-    return (ssize_t)o;
+    return peek_string(tid, addr, out, size, got);
 }
 
 /* The real uid and gid of a task, from /proc/TID/status (readable by anyone). */
@@ -308,18 +365,26 @@ static int record_syscall(pid_t tid)
     if (!spec)
         return 0;
     if (spec->changes_creds) {
-        task(tid, 1)->injection = INJECT_AWAIT_EXIT;
+        struct task_memory *state = task(tid, 1);
+        /* a handler's setuid while ours is under way: our prctl, still to come, covers it */
+        if (state->injection == INJECT_NONE) {
+            state->injection = INJECT_AWAIT_EXIT;
+            state->creds_nr = (long)regs.orig_rax;
+            state->foreign_stops = 0;
+        }
         return 1;
     }
     for (int i = 0; i < 2; i++) {
         const struct path_arg *arg = &spec->paths[i];
         if (arg->path < 0)
             continue;
-        char path[SENSOR_PATH_MAX], base[SENSOR_PATH_MAX], absolute[2 * SENSOR_PATH_MAX + 2];
+        char path[SENSOR_PATH_MAX], base[SENSOR_PATH_MAX], absolute[SENSOR_ABSOLUTE_MAX];
         ssize_t len = read_string(tid, argument(&regs, arg->path), path, sizeof path);
         if (len < 0)
-            continue;                   /* NULL or unreadable: the call fails with EFAULT */
+            continue;                   /* NULL, unreadable or too long: the call fails */
         long dirfd = arg->dirfd >= 0 ? (long)argument(&regs, arg->dirfd) : AT_FDCWD_VALUE;
+        if (len == 0 && (spec->nr == SYS_newfstatat || spec->nr == SYS_statx))
+            return 0;                   /* fstat(): the file was logged when it was opened */
         if (len == 0) {
             /* "" names the dirfd itself only with AT_EMPTY_PATH (else ENOENT) */
             if (spec->at_flags < 0 || !(argument(&regs, spec->at_flags) & AT_EMPTY_PATH)
@@ -348,17 +413,45 @@ static int record_syscall(pid_t tid)
     return 0;
 }
 
+/* Which syscall stop this is (rule 5): PTRACE_SYSCALL_INFO_ENTRY or _EXIT with
+ * info filled in, or PTRACE_SYSCALL_INFO_NONE when the kernel cannot say (< 5.3). */
+static int syscall_stop_kind(pid_t tid, struct __ptrace_syscall_info *info)
+{
+    if (!syscall_info_works)
+        return PTRACE_SYSCALL_INFO_NONE;
+    memset(info, 0, sizeof *info);
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof *info, info) <= 0) {
+        if (errno == EIO) {
+            syscall_info_works = 0;
+            debug("no PTRACE_GET_SYSCALL_INFO: syscall stops are taken in the post-4.8 order");
+        }
+        return PTRACE_SYSCALL_INFO_NONE;
+    }
+    return info->op;
+}
+
 /* A syscall stop of a task in the middle of rule 5's injection; returns 1 when
  * the next stop is needed (resume with PTRACE_SYSCALL), 0 when done. */
 static int continue_injection(pid_t tid, struct task_memory *state)
 {
     struct user_regs_struct regs;
+    struct __ptrace_syscall_info info;
     if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) != 0) {
         state->injection = INJECT_NONE;
         return 0;
     }
+    int kind = syscall_stop_kind(tid, &info);
     switch (state->injection) {
     case INJECT_AWAIT_EXIT:
+        if (kind == PTRACE_SYSCALL_INFO_ENTRY)
+            return 1;                   /* not the exit yet (the pre-4.8 order) */
+        if (kind == PTRACE_SYSCALL_INFO_EXIT && (long)regs.orig_rax != state->creds_nr) {
+            /* not the call we stopped at: changing registers here would be a guess */
+            debug("%d: exit of syscall %ld, expected %ld: not made dumpable", (int)tid,
+                  (long)regs.orig_rax, state->creds_nr);
+            state->injection = INJECT_NONE;
+            return 0;
+        }
         state->saved = regs;
         regs.orig_rax = regs.rax = SYS_prctl;
         regs.rdi = PR_SET_DUMPABLE;
@@ -371,9 +464,21 @@ static int continue_injection(pid_t tid, struct task_memory *state)
         state->injection = INJECT_AWAIT_ENTRY;
         return 1;
     case INJECT_AWAIT_ENTRY:
+        if (kind != PTRACE_SYSCALL_INFO_NONE
+            && (kind != PTRACE_SYSCALL_INFO_ENTRY || info.entry.nr != SYS_prctl
+                || info.entry.args[0] != PR_SET_DUMPABLE
+                || info.instruction_pointer != state->saved.rip)) {
+            /* a signal handler's syscall before our prctl: the handler's frame holds
+             * our registers, its sigreturn brings the prctl back */
+            if (state->foreign_stops++ == 0)
+                debug("%d: a signal handler runs before the injected prctl", (int)tid);
+            return 1;
+        }
         state->injection = INJECT_AWAIT_DONE;
         return 1;
     case INJECT_AWAIT_DONE:
+        if (kind != PTRACE_SYSCALL_INFO_NONE && kind != PTRACE_SYSCALL_INFO_EXIT)
+            return 1;
         if (ptrace(PTRACE_SETREGS, tid, NULL, &state->saved) != 0)
             say("cannot restore registers of %d after making it dumpable", (int)tid);
         debug("made %d dumpable again (prctl returned %ld)", (int)tid, (long)regs.rax);
@@ -432,6 +537,9 @@ static pid_t start_traced(char **argv)
         return -1;
     }
     if (pid == 0) {
+        /* rule 7: the forwarded signals stay blocked until exec is one step away */
+        for (size_t i = 0; i < FORWARDED_COUNT; i++)
+            signal(forwarded_signals[i], SIG_DFL);
         char ready = 0;
         close(go[1]);
         while (read(go[0], &ready, 1) < 0 && errno == EINTR)
@@ -443,6 +551,7 @@ static pid_t start_traced(char **argv)
             say("cannot install the seccomp filter: %s", strerror(errno));
             _exit(127);
         }
+        sigprocmask(SIG_SETMASK, &app_signal_mask, NULL);
         execvp(argv[0], argv);
         int failed = errno;
         say("cannot run %s: %s", argv[0], strerror(failed));
@@ -450,6 +559,7 @@ static pid_t start_traced(char **argv)
     }
     close(go[0]);
     main_pid = pid;                     /* a SIGTERM from now on is for the app */
+    sigprocmask(SIG_SETMASK, &app_signal_mask, NULL);     /* rule 7: early ones come now */
     long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK
         | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP
         | PTRACE_O_EXITKILL;
@@ -457,6 +567,7 @@ static pid_t start_traced(char **argv)
         say("cannot trace the app (ptrace: %s); is ptrace blocked by a seccomp profile?",
             strerror(errno));
         close(go[1]);
+        main_pid = 0;
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return -1;
@@ -532,6 +643,15 @@ static int exit_status(int status)
 
 int trace_main(const char *log_dir, char **argv, int run_mode)
 {
+    block_forwarded_signals();
+    const char *force_peek = getenv("SLIM_SENSOR_FORCE_PEEK");
+    if (force_peek && force_peek[0] && strcmp(force_peek, "0") != 0) {
+        vm_readv_works = 0;             /* the tests' way down rule 8's fallback */
+        debug("reading the tracee's memory with PTRACE_PEEKDATA only (SLIM_SENSOR_FORCE_PEEK)");
+    }
+    const char *no_info = getenv("SLIM_SENSOR_NO_SYSCALL_INFO");
+    if (no_info && no_info[0] && strcmp(no_info, "0") != 0)
+        syscall_info_works = 0;         /* the tests' way to rule 5 as on a kernel < 5.3 */
     if (log_open(log_dir, run_mode ? "run" : "trace") != 0)
         return 1;
     /* orphans of the app come to us (not PID 1 in run mode / on a host) so we reap them */
@@ -539,10 +659,10 @@ int trace_main(const char *log_dir, char **argv, int run_mode)
     install_handlers();
     pid_t pid = start_traced(argv);
     if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &app_signal_mask, NULL);
         log_flush();
         return 1;
     }
-    main_pid = pid;
     debug("app started as pid %d", (int)pid);
     int app_status = -1;
     for (;;) {
@@ -563,6 +683,7 @@ int trace_main(const char *log_dir, char **argv, int run_mode)
             continue;
         }
         if (tid == pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+            main_pid = 0;               /* its pid may be reused: forward nothing more */
             app_status = exit_status(status);
             break;
         }

@@ -8,6 +8,8 @@
 
 #define SENSOR_PREFIX "[slim-sensor] "
 #define SENSOR_PATH_MAX 4096
+/* a dirfd's or cwd's path joined with a relative path, each up to PATH_MAX */
+#define SENSOR_ABSOLUTE_MAX (2 * SENSOR_PATH_MAX + 2)
 
 extern int g_debug;
 
@@ -26,7 +28,7 @@ size_t unescape_bytes(char *s, size_t len);
  * slimmer resolves them against the image, where they matter. */
 void normalise_path(char *path);
 
-/* Join base (absolute) and rel into out (SENSOR_PATH_MAX*2), then normalise. */
+/* Join base (absolute) and rel into out (SENSOR_ABSOLUTE_MAX), then normalise. */
 void join_path(char *out, size_t out_size, const char *base, const char *rel);
 
 /* An open-addressing set of byte strings, optionally with a string value. */

@@ -137,11 +137,13 @@ def scratch_image(docker_ledger, workload, tmp_path_factory) -> str:
 class Traced:
     """A container whose PID 1 is the sensor, put in place the way trace.py does it."""
 
-    def __init__(self, client, image: str, argv: list[str], user: str | None = None):
+    def __init__(self, client, image: str, argv: list[str], user: str | None = None,
+                 environment: dict[str, str] | None = None):
         self.client = client
         self.container = client.containers.create(
             image, entrypoint=[sensor.SENSOR_IN_CONTAINER, "trace", "--log", sensor.LOG_DIR, "--"],
-            command=argv, user=user or "", labels=LABEL, name=f"slimmer-test-sensor-{uuid.uuid4().hex[:12]}")
+            command=argv, user=user or "", environment=environment or {}, labels=LABEL,
+            name=f"slimmer-test-sensor-{uuid.uuid4().hex[:12]}")
         assert self.container.put_archive("/", sensor.sensor_tar())
 
     def start(self) -> "Traced":
@@ -167,11 +169,13 @@ class Traced:
 
 @pytest.fixture
 def traced(docker_ledger, sensor_binary):
-    """Factory: traced(image, argv, user=None) -> Traced (started); removed after the test."""
+    """Factory: traced(image, argv, user=None, environment=None) -> Traced (started);
+    removed after the test."""
     made: list[Traced] = []
 
-    def start(image: str, argv: list[str], user: str | None = None) -> Traced:
-        run = Traced(docker_ledger, image, argv, user)
+    def start(image: str, argv: list[str], user: str | None = None,
+              environment: dict[str, str] | None = None) -> Traced:
+        run = Traced(docker_ledger, image, argv, user, environment)
         made.append(run)
         return run.start()
 

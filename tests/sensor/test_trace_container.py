@@ -36,14 +36,46 @@ def test_non_root_user_by_name_writes_into_its_own_dir(traced, debian_image):
 
 
 @pytest.mark.parametrize("image_fixture", IMAGES)
-def test_app_that_drops_root_without_exec_is_still_traced(request, traced, image_fixture):
+@pytest.mark.parametrize("stops", ["confirmed", "unconfirmed"])
+def test_app_that_drops_root_without_exec_is_still_traced(request, traced, image_fixture, stops):
     """Like an nginx worker: root forks, setuid()s and goes on; without
-    CAP_SYS_PTRACE the sensor must still read its paths, cwd and dirfds."""
-    run = traced(request.getfixturevalue(image_fixture), ["/workload", "drop-privs", "1000", WORKDIR])
+    CAP_SYS_PTRACE the sensor must still read its paths, cwd and dirfds.
+    "unconfirmed": the injection as on a kernel without PTRACE_GET_SYSCALL_INFO (< 5.3)."""
+    environment = {"SLIM_SENSOR_NO_SYSCALL_INFO": "1"} if stops == "unconfirmed" else None
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "drop-privs", "1000", WORKDIR],
+                 environment=environment)
     assert run.wait() == 0, run.logs()
     log = run.trace()
     assert {path: p.write for path, p in log.paths.items()} == expected_touches(WORKDIR, "/workload")
     assert [p.exe for p in log.processes] == ["/workload", "/workload"]
+
+
+@pytest.mark.parametrize("image_fixture", IMAGES)
+def test_signal_handlers_during_setuid_leave_the_app_intact_and_traced(request, traced, image_fixture):
+    """A timer signal whose handler makes syscalls lands between the stops of the
+    prctl(PR_SET_DUMPABLE) injection after setgid and setuid: every handler runs to its
+    end, and what each child touches afterwards is read (the process is dumpable again)."""
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "signalled-drop", "1000", WORKDIR, "20"])
+    assert run.wait(timeout=120) == 0, run.logs()
+    assert "20 of 20 children dropped privileges cleanly" in run.logs()
+    log = run.trace()
+    assert f"{WORKDIR}/from-handler.txt" in log.paths
+    assert {f"{WORKDIR}/after-drop-{i}.txt" for i in range(20)} <= set(log.paths)
+
+
+def test_paths_at_page_ends_are_read_whole_by_the_peekdata_fallback(traced, debian_image):
+    """After setuid a sensor without CAP_SYS_PTRACE is refused process_vm_readv (EPERM)
+    and reads with PTRACE_PEEKDATA: paths that end right before an inaccessible page,
+    and near PATH_MAX, are logged whole; a path too long for the kernel is not logged."""
+    from test_trace_host import edge_cases
+    arguments, logged, too_long = edge_cases(WORKDIR)
+    run = traced(debian_image, ["/workload", "as-user", "1000", "edge-paths", WORKDIR, *arguments],
+                 environment={"SLIM_SENSOR_DEBUG": "1"})
+    assert run.wait() == 0, run.logs()[-3000:]
+    assert "process_vm_readv failed (Operation not permitted), using PTRACE_PEEKDATA" in run.logs()
+    log = run.trace()
+    assert set(log.paths) == logged | {"/workload", "/proc/self/exe"}
+    assert not [path for path in log.paths if path.startswith(too_long[:100])]
 
 
 def test_dynamic_programs_through_a_shell(traced, debian_image):

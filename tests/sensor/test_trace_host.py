@@ -1,9 +1,11 @@
 """The sensor's trace and run modes on the host (not PID 1), driven by subprocess."""
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -151,3 +153,114 @@ def test_orphans_are_reaped(sensor_binary, workload, tmp_path):
     sleep_until(lambda: all(process_state(pid) == "gone" for pid in orphans), 10,
                 "the orphans to be reaped (no zombies)")
     assert app.finish(signal.SIGTERM) == 0
+
+
+# --- the sensor's edges: signals at start, odd paths, AT_EMPTY_PATH, signal handlers ---------------
+
+def test_sigterm_right_after_start_is_never_lost(sensor_binary, workload, tmp_path):
+    """A SIGTERM at any instant of the sensor's start (before, between and after the fork
+    and the app's exec) ends the run: the app gets it (exit 0 from its handler, or 143
+    when it came before the handler was in place), or it kills a sensor that has not yet
+    run (-15). It is never lost, leaving the app running. Delays sweep the first 4 ms
+    until the sensor has taken charge 30 times (a loaded machine starts it later)."""
+    outcomes = collections.Counter()
+    for attempt in range(200):
+        if outcomes[0] + outcomes[128 + signal.SIGTERM] >= 30 and attempt >= 50:
+            break
+        delay = (attempt % 50) * 80e-6
+        process = subprocess.Popen(
+            [sensor_binary, "trace", "--log", str(tmp_path / f"log{attempt}"), "--", workload, "wait-term"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.perf_counter() + delay
+        while time.perf_counter() < deadline:
+            pass
+        process.send_signal(signal.SIGTERM)
+        try:
+            stdout, stderr = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            pytest.fail(f"SIGTERM {delay * 1e6:.0f} us after start was lost (attempt {attempt}): "
+                        f"the app still ran 10 s later; outcomes so far {dict(outcomes)}")
+        assert process.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM), (process.returncode, stderr)
+        if process.returncode == 0:
+            assert stdout.endswith(b"terminated cleanly\n"), stdout
+        outcomes[process.returncode] += 1
+    assert outcomes[0] + outcomes[128 + signal.SIGTERM] >= 30, f"the sensor seldom took charge: {dict(outcomes)}"
+
+
+def path_of_length(prefix: str, length: int) -> str:
+    """prefix followed by 200-byte components, exactly length bytes long."""
+    body = ("c" * 199 + "/") * (length // 200 + 2)
+    path = (prefix + body)[:length]
+    return path[:-1] + "z" if path.endswith("/") else path
+
+
+def edge_cases(data_dir: str) -> tuple[list[str], set[str], str]:
+    """The edge-paths arguments, the absolute paths the sensor must log for them, and a
+    path too long to name a file (the kernel fails it with ENAMETOOLONG)."""
+    longest = path_of_length(f"{data_dir}/longest-", 4095)          # PATH_MAX - 1: accepted
+    too_long = path_of_length(f"{data_dir}/too-long-", 4096)        # no NUL within PATH_MAX
+    deep = path_of_length("deep-", 4095)                            # relative: absolute > PATH_MAX
+    # short names whose NUL ends a page at every offset in an 8-byte word
+    short = [f"edge-{'e' * n}.txt" for n in range(8)] + [f"{data_dir}/absolute-edge.txt"]
+    arguments = [longest, too_long, deep, *short]
+    logged = {longest, f"{data_dir}/{deep}", data_dir,
+              *(name if name.startswith("/") else f"{data_dir}/{name}" for name in short)}
+    assert len(longest) == 4095 and len(too_long) == 4096 and len(f"{data_dir}/{deep}") > 4096
+    return arguments, logged, too_long
+
+
+@pytest.mark.parametrize("reader", ["process_vm_readv", "PTRACE_PEEKDATA"])
+def test_paths_at_page_ends_and_near_path_max_are_logged_whole(sensor_binary, workload, tmp_path, reader):
+    """Each path ends at the last byte before an inaccessible page. Both ways of reading
+    the tracee's memory log exactly these paths: whole, NUL-terminated, nothing past
+    the page, and nothing for a path the kernel refuses as too long."""
+    data_dir = str(tmp_path / "data")
+    os.mkdir(data_dir)
+    arguments, logged, too_long = edge_cases(data_dir)
+    env = dict(os.environ, SLIM_SENSOR_DEBUG="1")
+    if reader == "PTRACE_PEEKDATA":
+        env["SLIM_SENSOR_FORCE_PEEK"] = "1"
+    done = run_sensor(sensor_binary, tmp_path / "log", [workload, "edge-paths", data_dir, *arguments], env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (b"PTRACE_PEEKDATA" in done.stderr) == (reader == "PTRACE_PEEKDATA")
+    log = read_log_dir(tmp_path / "log")
+    assert set(log.paths) == logged | {workload, "/proc/self/exe"}
+    assert not [path for path in log.paths if path.startswith(too_long[:100])]
+
+
+def test_at_empty_path_with_a_non_empty_path_is_traced(sensor_binary, workload, tmp_path):
+    """AT_EMPTY_PATH only means "the fd itself" when the path is empty: newfstatat and
+    statx with a real path are lookups and are logged; with "" or NULL nothing new is."""
+    data_dir = str(tmp_path / "data")
+    os.makedirs(os.path.join(data_dir, "sub"))
+    done = run_sensor(sensor_binary, tmp_path / "log", [workload, "empty-path-flag", data_dir])
+    assert done.returncode == 0, done.stderr
+    log = read_log_dir(tmp_path / "log")
+    syscalls = {path: traced.syscalls for path, traced in log.paths.items()}
+    assert syscalls == {
+        f"{data_dir}/fstatat-flag.txt": {"newfstatat"},
+        f"{data_dir}/statx-flag.txt": {"statx"},
+        f"{data_dir}/sub/at-flag.txt": {"newfstatat"},
+        f"{data_dir}/statx-at-flag.txt": {"statx"},
+        data_dir: {"openat"},
+        workload: {"execve"},
+        "/proc/self/exe": {"readlink"},
+    }
+
+
+def test_signal_handlers_making_syscalls_during_setuid_are_left_intact(sensor_binary, workload, tmp_path):
+    """The sensor injects prctl(PR_SET_DUMPABLE) after every setuid-family call. A timer
+    signal whose handler makes syscalls (trapped and not) lands between those stops; the
+    handler must run to its end and the process continue unharmed, every time."""
+    data_dir = str(tmp_path / "data")
+    os.mkdir(data_dir)
+    os.chmod(tmp_path, 0o755)
+    done = run_sensor(sensor_binary, tmp_path / "log", [workload, "signalled-drop", "1000", data_dir, "30"],
+                      timeout=120)
+    assert done.returncode == 0, (done.stdout, done.stderr[-3000:])
+    assert b"30 of 30 children dropped privileges cleanly" in done.stdout
+    log = read_log_dir(tmp_path / "log")
+    assert f"{data_dir}/from-handler.txt" in log.paths
+    assert {f"{data_dir}/after-drop-{i}.txt" for i in range(30)} <= set(log.paths)
