@@ -652,10 +652,13 @@ def check_ruby_yaml(image: str) -> None:
     hello = _run_cli(image, "ruby-yaml", None)           # the probe run
     assert hello.stdout.startswith("ruby-yaml: hello from ruby 3."), f"default run: {hello.stdout!r}"
     # require 'yaml' (psych) and 'json' only in this branch
-    lines = _run_cli(image, "ruby-yaml", ["yaml", "/data/config.yml"]).stdout.splitlines()
-    assert len(lines) == 2, f"yaml: {lines}"
-    assert json.loads(lines[0]) == {"service": "ruby-yaml", "replicas": 3, "ports": [8080, 8443],
-                                    "limits": {"memory": "128Mi", "cpu": 0.5}, "enabled": True}, lines[0]
+    result = _run_cli(image, "ruby-yaml", ["yaml", "/data/config.yml"])
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, f"yaml: stdout {lines}; stderr {result.stderr[-500:]!r}"
+    expected = {"service": "ruby-yaml", "replicas": 3, "ports": [8080, 8443],
+                "limits": {"memory": "128Mi", "cpu": 0.5}, "enabled": True}
+    assert json.loads(lines[0]) == expected, (
+        f"yaml: printed {lines[0][:200]!r}, expected the JSON of {expected}; stderr {result.stderr[-500:]!r}")
     assert lines[1].startswith("psych ") and "libyaml 0." in lines[1], f"yaml: {lines[1]!r}"
     digest = _run_cli(image, "ruby-yaml", ["digest", "/data/config.yml"])
     assert digest.stdout == f"sha256={hashlib.sha256(data).hexdigest()}\n", f"digest: {digest.stdout!r}"
