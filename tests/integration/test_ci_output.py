@@ -93,3 +93,27 @@ def test_the_report_is_written_when_the_build_fails_early(docker_client, tmp_pat
     report = json.loads((artifacts / "slim.report.json").read_text())
     assert report["status"] == "failed" and report["exit_code"] == 2
     assert "slimmer-test/no-such-image:never" in report["error"]
+
+
+def test_the_github_action_step_on_a_sample_app(sample_images, tmp_path, ledger, docker_client):
+    """What action.yml's step runs, with the inputs and files a GitHub runner gives it."""
+    tag = ledger.image("slimmer-test/ci-action:slim")
+    outputs, summary = tmp_path / "github_output", tmp_path / "step_summary"
+    env = _env(CI="true", GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary),
+               INPUT_IMAGE=sample_images["batch-job"], INPUT_TAG=tag,
+               INPUT_PROBE_FILE=os.path.join(REPO, "probes", "batch-job.toml"), INPUT_MIN_RATIO="2",
+               INPUT_MAX_SIZE="40MB", INPUT_REPORT=str(tmp_path / "slim.report.json"),
+               INPUT_ARGS=f"--artifacts '{tmp_path / 'art'}'")
+    proc = subprocess.run([sys.executable, "-m", "slimmer.ci_summary", "run"], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "\r" not in proc.stderr
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    report = json.loads((tmp_path / "slim.report.json").read_text())
+    assert values["slim-image"] == tag and values["status"] == "ok"
+    assert int(values["original-size"]) == report["original"]["size_bytes"]
+    assert int(values["slim-size"]) == report["slim"]["size_bytes"]
+    assert docker_client.images.get(tag).id == report["slim"]["id"]
+    assert float(values["ratio"]) >= 2
+    text = summary.read_text()
+    assert f"→ `{tag}`: passed" in text and "| max_size | ✅ pass |" in text and "| min_ratio | ✅ pass |" in text
