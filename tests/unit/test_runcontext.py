@@ -430,3 +430,101 @@ def test_probe_file_run_errors(tmp_path, text, line, key):
         load_probe_file(str(path))
     assert f"{path}, line {line}, field '{key}'" in error.value.message
     assert SECRET not in error.value.message
+
+
+# --- the pipeline's side: mounts before the keep stage, networks, volumes, the lifecycle ----------------
+
+from slimmer import pipeline  # noqa: E402
+from slimmer.model import TraceLog, TracedPath  # noqa: E402
+
+
+def traced(*paths: str) -> TraceLog:
+    return TraceLog(version=1, paths={path: TracedPath(path, frozenset({"openat"}), False) for path in paths})
+
+
+def test_reads_under_bind_and_tmpfs_mounts_are_not_image_files():
+    run = RunSpec(mounts=(Mount("/etc/app", "/host/conf", "bind", True), Mount("/run", kind="tmpfs"),
+                          Mount("/var/lib/app", "appdata", "volume"), Mount("/cache", kind="volume")))
+    trace = traced("/etc/app/app.conf", "/etc/app/sub/x", "/etc/apparmor.d/y", "/run/app.pid",
+                   "/var/lib/app/db", "/cache/item", "/usr/bin/python3")
+    paths = pipeline.without_mounted_paths(trace, (run,)).paths
+    assert set(paths) == {"/etc/app", "/run", "/etc/apparmor.d/y", "/var/lib/app/db", "/cache/item",
+                          "/usr/bin/python3"}
+    assert paths["/etc/app"].syscalls == frozenset({"mount"})      # the mount point is kept, nothing under it
+    assert pipeline.without_mounted_paths(trace, (RunSpec(),)) is trace
+
+
+class FakeRunDocker:
+    def __init__(self, networks=(), volumes=()):
+        self.networks, self.volumes = set(networks), set(volumes)
+        self.created: list[str] = []
+        self.removed = 0
+
+    def network_exists(self, name):
+        return name in self.networks
+
+    def volume_exists(self, name):
+        return name in self.volumes
+
+    def create_volume(self, name):
+        self.created.append(name)
+
+    def remove_volumes(self):
+        self.removed += 1
+        return len(self.created)
+
+
+def test_unknown_network_is_bad_input_naming_it():
+    docker = FakeRunDocker(networks={"appnet"})
+    pipeline.check_networks(docker, (RunSpec(networks=("appnet", "bridge")),))
+    with pytest.raises(BadInput) as error:
+        pipeline.check_networks(docker, (RunSpec(networks=("appnet", "typo-net")),))
+    assert "unknown network: typo-net" in error.value.message and error.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_only_missing_named_volumes_are_created():
+    docker = FakeRunDocker(volumes={"existing"})
+    run = RunSpec(mounts=(Mount("/a", "existing", "volume"), Mount("/b", "fresh", "volume"), Mount("/c", kind="volume"),
+                          Mount("/d", "/host", "bind")))
+    assert pipeline.create_missing_volumes(docker, (run, run), lambda event: None) == ["fresh"]
+    assert docker.created == ["fresh"]
+
+
+class FakeDependencies:
+    def __init__(self, fail_up: bool = False):
+        self.calls: list[str] = []
+        self.fail_up = fail_up
+        self.service = type("Service", (), {"name": "app", "compose_file": "c.yaml"})()
+
+    def up(self):
+        self.calls.append("up")
+        if self.fail_up:
+            raise pipeline.SlimError("the dependency cache is not ready")
+
+    def down(self):
+        self.calls.append("down")
+
+    def down_after(self, failure):
+        self.calls.append(f"down after {type(failure).__name__}")
+
+
+@pytest.mark.parametrize("fail_up, body_raises, expected", [
+    (False, None, ["up", "down"]),
+    (False, KeyboardInterrupt, ["up", "down after KeyboardInterrupt"]),
+    (False, pipeline.SlimError, ["up", "down after SlimError"]),
+    (True, None, ["up", "down after SlimError"]),
+])
+def test_dependencies_and_volumes_go_away_whatever_happens(fail_up, body_raises, expected):
+    docker = FakeRunDocker(networks={"net"})
+    dependencies = FakeDependencies(fail_up)
+    run = RunSpec(networks=("net",), mounts=(Mount("/data", "fresh", "volume"),))
+    raised = None
+    try:
+        with pipeline.run_context_resources(docker, (run,), dependencies, lambda event: None, pipeline._Timer()):
+            if body_raises is not None:
+                raise body_raises("boom")
+    except BaseException as exc:   # noqa: B036  (KeyboardInterrupt is one of the cases)
+        raised = exc
+    assert (raised is not None) == (fail_up or body_raises is not None)
+    assert dependencies.calls == expected
+    assert docker.removed == (0 if fail_up else 1)     # up failed before any volume was made
