@@ -16,7 +16,8 @@ import pytest
 from tests.slimtest import SlimRun, once_per_session
 
 APPS = ["python-flask", "node-express", "nginx-static", "entrypoint-script", "java-digest",
-        "batch-job", "static-scratch", "postgres"]
+        "batch-job", "static-scratch", "postgres",
+        "python-venv", "python-cli", "perl-job", "ruby-yaml", "cgi-chmod", "flaky-answers"]
 
 
 @pytest.fixture(scope="session")
