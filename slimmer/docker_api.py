@@ -197,6 +197,25 @@ class Docker:
             raise _api_error("exporting the image", image_id, exc) from exc
         return io.BufferedReader(StreamReader(chunks, prefetch=16), buffer_size=1 << 20)
 
+    def load_image(self, archive: Iterable[bytes]) -> list[str]:
+        """`docker load` of a docker-save archive streamed from ARCHIVE's chunks; what the
+        daemon says it loaded ("Loaded image: app:1", "Loaded image ID: sha256:...")."""
+        loaded: list[str] = []
+        try:
+            for message in self.api.load_image(archive):
+                if isinstance(message, dict) and (message.get("error") or message.get("errorDetail")):
+                    detail = message.get("error") or (message.get("errorDetail") or {}).get("message")
+                    raise SlimError("Docker refused to load the slim image", str(detail).strip()[:300],
+                                    "check the daemon log; SLIMMER_BUILD=builder uses the builder instead")
+                text = (message.get("stream") or "") if isinstance(message, dict) else ""
+                for line in text.splitlines():
+                    for prefix in ("Loaded image: ", "Loaded image ID: "):
+                        if line.startswith(prefix):
+                            loaded.append(line[len(prefix):].strip())
+        except docker.errors.APIError as exc:
+            raise _api_error("loading the slim image", "docker load", exc) from exc
+        return loaded
+
     def remove_image(self, image_id: str) -> None:
         try:
             self.api.remove_image(image_id, force=False, noprune=False)

@@ -1,6 +1,8 @@
 """A rendered Dockerfile built with plain `docker build` (legacy builder, the
 real sensor's collect step) reproduces the original's config exactly, holds
-exactly the kept files, and runs like the original."""
+exactly the kept files, and runs like the original; slim build's builder-less
+way (build.load_slim_image) gives the same files and config from the same
+artifacts directory."""
 from __future__ import annotations
 
 import os
@@ -11,8 +13,10 @@ import uuid
 
 import pytest
 
+from slimmer.build import load_slim_image
 from slimmer.docker_api import Docker
 from slimmer.dockerfile import SLIMMER_LABELS, write_artifacts
+from slimmer.imagefs import merge_layers, read_saved_image
 from slimmer.inspect import inspect_image
 from slimmer.keep import compute_keep_set
 from slimmer.model import KeepOptions, KeepReason, TraceLog, TracedPath
@@ -42,6 +46,32 @@ def docker(*args: str) -> str:
     return proc.stdout
 
 
+def image_listing(image: str, cli: tuple[str, ...] = ("docker",), env: dict | None = None) -> dict:
+    """Every path of IMAGE (from `docker save`, whiteouts applied): type, mode, owner,
+    size, link target and content sha256. mtimes are left out: the builders stamp
+    the directories they write into."""
+    proc = subprocess.Popen([*cli, "save", image], stdout=subprocess.PIPE, env=env)
+    saved = read_saved_image(proc.stdout, hashes=True, elf=False)
+    assert proc.wait() == 0, f"docker save {image} failed"
+    index = merge_layers(saved.layers)
+    digests = {}
+    for layer in saved.layers:
+        for path, digest in (layer.hashes or {}).items():
+            if index.get(path) is not None and index.get(path).layer == layer.index:
+                digests[path] = digest
+    listing = {path: (entry.type.value, oct(entry.mode), entry.uid, entry.gid, entry.size, entry.link_target,
+                      digests.get(path)) for path, entry in index.entries.items()}
+    for path in DOCKER_MOUNTED & set(listing):
+        listing[path] = listing[path][:4] + ("(per container)",) * 3
+    return listing
+
+
+# Docker bind-mounts these into every container, the collect step's too: what it copies
+# is that container's own version (the Dockerfile's RUN sees the builder's), and every
+# container of the slim image gets its own again.
+DOCKER_MOUNTED = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+
+
 def remove_image_and_descendants(image_id: str) -> None:
     """Remove an image, the stage images built on it (the collect stage) and itself."""
     ids = docker("images", "-a", "-q", "--no-trunc").split()
@@ -63,6 +93,8 @@ def remove_image_and_descendants(image_id: str) -> None:
 def built(docker_engine, tmp_path_factory):
     suffix = uuid.uuid4().hex[:10]
     original_tag, slim_tag = f"slimmer-test-df-original:{suffix}", f"slimmer-test-df-slim:{suffix}"
+    loaded_tag = f"slimmer-test-df-loaded:{suffix}"
+    adapter = Docker()
     source = tmp_path_factory.mktemp("original")
     (source / "Dockerfile").write_text(ORIGINAL_DOCKERFILE, encoding="utf-8")
     docker("build", "-q", "-t", original_tag, str(source))
@@ -76,9 +108,12 @@ def built(docker_engine, tmp_path_factory):
         artifacts_dir = str(tmp_path_factory.mktemp("artifacts"))
         artifacts = write_artifacts(artifacts_dir, image, keep_set, index, sensor_path(), "0.1.0-test")
         docker("build", "-q", "-t", slim_tag, artifacts_dir)
+        adapter.track_image(loaded_tag)
+        loaded = load_slim_image(adapter, artifacts, loaded_tag)
         yield dict(image=image, keep_set=keep_set, index=index, artifacts=artifacts,
-                   original=original_tag, slim=slim_tag)
+                   original=original_tag, slim=slim_tag, loaded=loaded)
     finally:
+        adapter.cleanup()          # the loaded image and any collect container left by a failure
         subprocess.run(["docker", "rmi", "-f", slim_tag], capture_output=True)
         remove_image_and_descendants(original_id)
 
@@ -98,6 +133,26 @@ def test_slim_image_has_the_original_config_exactly(built):
                    "slimmer.version": "0.1.0-test"})
     assert slim["Labels"] == labels
     assert set(SLIMMER_LABELS) <= set(slim["Labels"])
+
+
+@pytest.mark.docker
+def test_the_builderless_way_gives_the_same_image_as_docker_build(built):
+    loaded = built["loaded"]
+    assert loaded.tag == f"slimmer-test-df-loaded:{built['slim'].rsplit(':', 1)[1]}"
+    assert loaded.id == docker("image", "inspect", "-f", "{{.Id}}", loaded.tag).strip()
+    built_config, loaded_config = config_of(built["slim"]), config_of(loaded.tag)
+    for key in CONFIG_KEYS + ("Labels", "Shell"):
+        assert loaded_config.get(key) == built_config.get(key), key
+    listing = image_listing(loaded.tag)
+    assert listing == image_listing(built["slim"])
+    # one size: the content size, read back from its docker save; on overlay2 the API's
+    # Size (disk usage) is that plus the symlinks' targets
+    assert loaded.size_bytes == Docker().image_size(loaded.tag)
+    api_size = int(docker("image", "inspect", "-f", "{{.Size}}", loaded.tag))
+    symlink_bytes = sum(len(item[5].encode()) for item in listing.values() if item[0] == "symlink")
+    assert api_size == loaded.size_bytes + symlink_bytes
+    assert docker("run", "--rm", "--network=none", loaded.tag) == docker("run", "--rm", "--network=none",
+                                                                        built["original"])
 
 
 @pytest.mark.docker
@@ -137,4 +192,5 @@ def test_slim_image_holds_exactly_the_keep_set(built):
     assert keep["/usr/bin/true"].reason is KeepReason.HEALTHCHECK
     assert keep["/srv/app"].reason is KeepReason.ESSENTIAL                # WORKDIR
     assert "/data" not in index             # VOLUME makes no layer entry: Docker creates it at run time
-    assert sorted(os.listdir(built["artifacts"].directory)) == [".dockerignore", "Dockerfile", "keep.list", "sensor"]
+    assert sorted(os.listdir(built["artifacts"].directory)) == [".dockerignore", "Dockerfile", "image-config.json",
+                                                                 "keep.list", "sensor"]

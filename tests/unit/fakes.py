@@ -11,6 +11,7 @@ touched paths; `ledger` says what is still alive, so tests can assert cleanup.
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ class _Container:
     env: list[str]
     started: bool = False
     result: tuple[int, bytes, list[str]] | None = None
+    collect: bool = False                 # build.py's collect container: copies the keep.list
+    keep: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class FakeDocker:
     removed_images: list[str] = field(default_factory=list)
     builds: int = 0
     tags: dict[str, str] = field(default_factory=dict)
+    loaded: dict[str, str] = field(default_factory=dict)   # tag docker load gave -> image id
 
     def __post_init__(self):
         self.archive = imagetar.save_archive(self.layers, created_by=self.created_by)
@@ -69,6 +73,8 @@ class FakeDocker:
 
     def inspect_image(self, reference: str) -> dict:
         self._check("inspect_image")
+        if reference in self.loaded:
+            return {"Id": self.loaded[reference], "RepoTags": [reference]}
         if reference not in (self.reference, self.image_id):
             raise BadInput("image not found", reference, "build or pull it first")
         diff_ids = [f"sha256:{i:064x}" for i in range(1, len(self.layers) + 1)]
@@ -109,6 +115,19 @@ class FakeDocker:
             on_step(BuildStep(1, 1, "FROM scratch"))
         return image_id
 
+    def load_image(self, archive) -> list[str]:
+        """docker load of the archive build.py streams: the slim image holds its layer's paths."""
+        self._check("build")          # building the slim image, whichever way
+        self.builds += 1
+        outer = tarfile.open(fileobj=io.BytesIO(b"".join(archive)), mode="r:")
+        manifest = json.load(outer.extractfile("manifest.json"))[0]
+        layer = tarfile.open(fileobj=outer.extractfile(manifest["Layers"][0]), mode="r:")
+        image_id = f"sha256:{self.builds:064x}"
+        self.images[image_id] = {"/" + member.name.strip("/") for member in layer}
+        for tag in manifest["RepoTags"]:
+            self.loaded[tag] = image_id
+        return list(manifest["RepoTags"])
+
     def remove_intermediate(self, keep) -> None:
         pass
 
@@ -135,18 +154,27 @@ class FakeDocker:
         self._check("create_container")
         container_id = f"c{len(self.containers) + 1:063x}"
         traced = bool(entrypoint) and entrypoint[0] == sensor.SENSOR_IN_CONTAINER
+        collect = traced and list(command or [])[:1] == ["collect"]
         env = [f"{k}={v}" for k, v in (run.env if run else ())]
-        self.containers[container_id] = _Container(image, traced, list(entrypoint or []) + list(command or []), env)
+        self.containers[container_id] = _Container(image, traced and not collect,
+                                                   list(entrypoint or []) + list(command or []), env,
+                                                   collect=collect)
         return container_id
 
     def _present(self, container: _Container) -> set[str]:
         return self.original_paths if container.image == self.image_id else self.images[container.image]
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
-        pass
+        container = self.containers[container_id]
+        if container.collect:
+            with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
+                lines = tar.extractfile(".slimmer/keep.list").read().decode().split("\n")
+            container.keep = {sensor.unescape_path(line) for line in lines if line}
 
     def get_archive(self, container_id: str, path: str):
         container = self.containers[container_id]
+        if container.collect and path == "/.slimmer/root":
+            return self._collected(container)
         if path != sensor.LOG_DIR or not container.traced or container.result is None:
             return None
         code, _, touched = container.result
@@ -161,9 +189,29 @@ class FakeDocker:
         buffer.seek(0)
         return tarfile.open(fileobj=buffer, mode="r")
 
+    def _collected(self, container: _Container):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            root = tarfile.TarInfo("root")
+            root.type = tarfile.DIRTYPE
+            tar.addfile(root)
+            for path in sorted(container.keep):
+                info = tarfile.TarInfo("root" + path)
+                data = self.files.get(path)
+                if data is None:
+                    info.type = tarfile.DIRTYPE
+                else:
+                    info.size = len(data)
+                tar.addfile(info, io.BytesIO(data) if data is not None else None)
+        buffer.seek(0)
+        return tarfile.open(fileobj=buffer, mode="r|")
+
     def start(self, container_id: str) -> None:
         container = self.containers[container_id]
         container.started = True
+        if container.collect:
+            container.result = (0, b"", [])
+            return
         container.result = self.app(self._present(container))
 
     def host_port(self, container_id: str, port: int) -> int | None:

@@ -1,12 +1,13 @@
 """The generated Dockerfile (golden files) and the artifacts directory."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 
 import pytest
 
-from slimmer.dockerfile import render_dockerfile, write_artifacts
+from slimmer.dockerfile import DEFAULT_PATH, original_name, render_dockerfile, slim_config, write_artifacts
 from slimmer.errors import BadInput
 from slimmer.model import Healthcheck, ImageConfig, ImageIndex, ImageInfo, KeepSet, KeptPath, KeepReason
 
@@ -78,7 +79,8 @@ def test_write_artifacts_writes_exactly_the_build_context(tmp_path):
             ("/usr/bin/app", "/etc/weird\tname", "/back\\slash", "/new\nline", "/bell\x07", "/caf\u00e9", "/usr")}
     out = tmp_path / "artifacts"
     artifacts = write_artifacts(str(out), RICH, KeepSet(kept), ImageIndex({}), str(sensor), VERSION)
-    assert sorted(os.listdir(out)) == [".dockerignore", "Dockerfile", "keep.list", "sensor"]
+    assert sorted(os.listdir(out)) == [".dockerignore", "Dockerfile", "image-config.json", "keep.list", "sensor"]
+    assert json.loads((out / "image-config.json").read_text()) == slim_config(RICH, VERSION)
     assert artifacts.dockerfile == str(out / "Dockerfile") and artifacts.keep_list == str(out / "keep.list")
     assert (out / "Dockerfile").read_text() == golden("Dockerfile.rich")
     assert (out / "keep.list").read_bytes() == (
@@ -99,7 +101,8 @@ def test_generated_files_are_written_under_generated_and_copied_last(tmp_path):
     keep_set = KeepSet({"/var/lib/dpkg": KeptPath("/var/lib/dpkg", KeepReason.PARENT)},
                        generated={"/var/lib/dpkg/status": status})
     write_artifacts(str(out), MINIMAL, keep_set, ImageIndex({}), str(sensor), VERSION)
-    assert sorted(os.listdir(out)) == [".dockerignore", "Dockerfile", "generated", "keep.list", "sensor"]
+    assert sorted(os.listdir(out)) == [".dockerignore", "Dockerfile", "generated", "image-config.json", "keep.list",
+                                       "sensor"]
     assert (out / "Dockerfile").read_text() == golden("Dockerfile.generated")
     written = out / "generated" / "var" / "lib" / "dpkg" / "status"
     assert written.read_bytes() == status
@@ -111,3 +114,43 @@ def test_generated_files_are_written_under_generated_and_copied_last(tmp_path):
     write_artifacts(str(out), MINIMAL, KeepSet({}), ImageIndex({}), str(sensor), VERSION)
     assert (out / "Dockerfile").read_text() == golden("Dockerfile.minimal")
     assert not (out / "generated").exists()
+
+
+def test_the_original_is_named_so_that_buildkit_resolves_it_locally():
+    """BuildKit reads FROM sha256:... as docker.io/library/sha256: a name, with the ID pinned."""
+    assert original_name(RICH) == "registry.local:5000/team/app:1.0"
+    by_id = ImageInfo(ID[7:19], ID, ("app:2", "app:latest"), 0, "linux", "amd64", ImageConfig(), ())
+    assert original_name(by_id) == "app:2"
+    assert original_name(ImageInfo(ID, ID, ("app:2",), 0, "linux", "amd64", ImageConfig(), ())) == "app:2"
+    untagged = ImageInfo(ID, ID, (), 0, "linux", "amd64", ImageConfig(), ())
+    assert original_name(untagged) == ID
+    lines = render_dockerfile(by_id, VERSION).splitlines()
+    assert lines[1] == f"# app:2 must still name image {ID}: docker image inspect -f '{{{{.Id}}}}' app:2"
+    assert lines[2] == "FROM app:2 AS original"
+    assert "docker tag" in render_dockerfile(untagged, VERSION).splitlines()[1]
+
+
+def test_slim_config_is_what_the_dockerfile_gives():
+    config = slim_config(RICH, VERSION)["config"]
+    assert config["Env"][0] == "PATH=/usr/local/bin:/usr/bin:/bin"        # replaced in place, first
+    assert config["Env"][1:] == list(RICH.config.env[1:])
+    assert config["Labels"] == {"org.opencontainers.image.title": "App \"One\"", "maintainer": "Jo <jo@example.com>",
+                                "price": "$5 & up", "slimmer.source.image": RICH.reference,
+                                "slimmer.source.id": ID, "slimmer.version": VERSION}
+    assert config["Healthcheck"] == {"Test": ["CMD", "curl", "-fsS", "http://localhost:8080/health"],
+                                     "Interval": 30 * 10**9, "Timeout": 5 * 10**9, "StartPeriod": 1500 * 10**6,
+                                     "Retries": 3}
+    assert config["ExposedPorts"] == {"443/tcp": {}, "53/udp": {}, "8080/tcp": {}}
+    assert config["Volumes"] == {"/data": {}, "/var/lib/app": {}}
+    assert (config["User"], config["WorkingDir"], config["StopSignal"]) == ("app:app", "/srv/app", "SIGQUIT")
+    assert config["Entrypoint"] == list(RICH.config.entrypoint) and config["Cmd"] == list(RICH.config.cmd)
+    # no PATH in the image: the builders' default one, as in a container without one
+    minimal = slim_config(MINIMAL, VERSION)
+    assert minimal["config"] == {"Env": [DEFAULT_PATH], "Cmd": ["/usr/local/bin/batch"],
+                                 "Labels": {"slimmer.source.image": "batch:latest", "slimmer.source.id": MINIMAL.id,
+                                            "slimmer.version": VERSION}}
+    assert (minimal["architecture"], minimal["os"]) == ("amd64", "linux")
+    shell = ImageInfo("a:1", ID, (), 0, "linux", "amd64",
+                      ImageConfig(env=("A=1", "PATH=/x"), healthcheck=Healthcheck(("CMD-SHELL", "  check || exit 1 "))), ())
+    assert slim_config(shell, VERSION)["config"]["Env"] == ["PATH=/x", "A=1"]
+    assert slim_config(shell, VERSION)["config"]["Healthcheck"] == {"Test": ["CMD-SHELL", "check || exit 1"]}

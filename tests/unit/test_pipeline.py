@@ -163,12 +163,12 @@ def test_inspect_pairs_layers_with_the_history_entries_that_made_them():
 def test_an_interrupt_names_its_stage_and_removes_everything(tmp_path):
     from slimmer.errors import Interrupted
     docker = fake()
-    real_build = docker.build
+    real_load = docker.load_image           # the slim image is loaded, not built (docs/BUILD.md)
 
-    def interrupted_build(*args, **kwargs):
-        real_build(*args, **kwargs)
+    def interrupted_load(*args, **kwargs):
+        real_load(*args, **kwargs)
         raise KeyboardInterrupt
-    docker.build = interrupted_build
+    docker.load_image = interrupted_load
     with pytest.raises(Interrupted) as raised:
         build(docker, tmp_path)
     assert raised.value.stage == "build" and raised.value.exit_code == 130
