@@ -988,6 +988,12 @@ NODE_EXTENSIONS = (".js", ".json", ".node")
 # module: CPython's frozen importlib._bootstrap_external imports importlib.readers
 # when importlib.resources asks a loader for its resource reader (certifi.where()).
 PYTHON_FROZEN_LAZY = {"importlib.resources": ("importlib.readers",)}
+# Standard library packages only CPython's own test suite imports (multiprocessing's
+# _cleanup_tests imports test.support, which imports unittest, doctest, pdb, pydoc...).
+PYTHON_STDLIB_TEST_ONLY = frozenset(("test",))
+# Modules whose imports serve the interactive prompt only: site's help(), license(),
+# copyright() import pydoc (and its 750 kB pydoc_data) when someone types help().
+PYTHON_INTERACTIVE_ONLY = frozenset(("_sitebuiltins.py",))
 
 
 class ImportResolver:
@@ -1019,6 +1025,9 @@ class ImportResolver:
         found: list[str] = []
         if language == "python":
             env = self.python_for(path)
+            if env is not None and posixpath.dirname(path) == env.stdlib and \
+                    posixpath.basename(path) in PYTHON_INTERACTIVE_ONLY:
+                return []
             for imp in imports:
                 found += self.resolve_python(imp, path, env)
         elif language == "node":
@@ -1084,6 +1093,8 @@ class ImportResolver:
 
     def _python_absolute(self, parts: list[str], env: PythonPath) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         files, search = self._python_walk(parts, env.dirs, env)
+        if parts and parts[0] in PYTHON_STDLIB_TEST_ONLY and files and files[0].startswith(env.stdlib + "/"):
+            return (), None
         name = ".".join(parts)
         for module, lazy in PYTHON_FROZEN_LAZY.items():
             if name == module or name.startswith(module + "."):

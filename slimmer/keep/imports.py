@@ -27,9 +27,15 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
      `if __name__ == "__main__":` body and the private functions only it calls,
      `if TYPE_CHECKING:` bodies, and an `except ImportError:` fallback whose
      `try:` imports all resolve (decimal's _pydecimal).
-  6. Each file is read and scanned once, each name resolved once per search
+  6. Only a file that runs is scanned: one kept as traced, repaired, included,
+     essential, healthcheck, interpreter, script, app or imports; one kept
+     only because its whole package (or plugin directory, or data tree) is
+     kept runs only when something imports it, and is scanned then (a
+     venv's setuptools is kept whole for its _distutils_hack .pth, and its
+     300 modules import half the stdlib).
+  7. Each file is read and scanned once, each name resolved once per search
      path; the walk ends when no new file appears (bounded by the image).
-  7. Out of reach: a name computed at run time (`importlib.import_module(name)`,
+  8. Out of reach: a name computed at run time (`importlib.import_module(name)`,
      `require(variable)`, `require "x/#{y}"`, `require $module`), and what a C
      extension imports. Those are kept when a probe makes the app load them
      (traced), or with --include-path.
@@ -43,6 +49,11 @@ from ..model import EntryType, FsEntry, KeepReason
 from .rule import Rule, Stage
 
 _SOURCE_MAX_BYTES = 8 << 20       # bigger "sources" are data (a generated table), not code
+# A file kept for one of these reasons runs (or may run) as code; a file kept only because
+# its package, plugin directory or data tree is kept whole runs only if something imports it.
+RUNS = frozenset((KeepReason.TRACED, KeepReason.REPAIRED, KeepReason.INCLUDE, KeepReason.ESSENTIAL,
+                  KeepReason.HEALTHCHECK, KeepReason.INTERPRETER, KeepReason.SCRIPT, KeepReason.APP,
+                  KeepReason.IMPORTS))
 
 
 class ImportsRule(Rule):
@@ -57,6 +68,7 @@ class ImportsRule(Rule):
     def __init__(self, keeper) -> None:
         super().__init__(keeper)
         self._resolver: ImportResolver | None = None
+        self.scanned: set[str] = set()
 
     def resolver(self) -> ImportResolver:
         """Search paths are discovered once, on the first kept file that needs them."""
@@ -65,23 +77,37 @@ class ImportsRule(Rule):
         return self._resolver
 
     def each(self, path: str, entry: FsEntry) -> None:
-        if entry.type not in (EntryType.FILE, EntryType.HARDLINK):
-            return
+        work = [path]
+        while work:
+            work += self.visit(work.pop())
+
+    def visit(self, path: str) -> list[str]:
+        """Scan one kept file once it runs as code; the real paths it made the keeper keep.
+        A file first kept whole with its package is scanned when an import reaches it
+        (its reason becomes `imports`), which the keeper does not queue a second time."""
+        keeper = self.keeper
+        entry = keeper.index.get(path)
+        kept = keeper.kept.get(path)
+        if (path in self.scanned or kept is None or entry is None
+                or entry.type not in (EntryType.FILE, EntryType.HARDLINK)):
+            return []
         resolver = self.resolver()
         if entry.elf is not None:
-            if path.endswith(".so"):
-                for source in resolver.ruby_counterparts(path):
-                    self.keeper.keep(source, KeepReason.IMPORTS, path)
-            return
-        language = resolver.language(path, entry.shebang)
-        if language is None or entry.size > _SOURCE_MAX_BYTES:
-            return
-        data = self.keeper.content(path)
-        if data is None:
-            return
-        runs_as_main = entry.shebang if entry.mode & 0o111 else None
-        for found in resolver.imports_of(path, data, language, runs_as_main):
-            self.keeper.keep(found, KeepReason.IMPORTS, path)
+            self.scanned.add(path)
+            found = resolver.ruby_counterparts(path) if path.endswith(".so") else []
+        else:
+            language = resolver.language(path, entry.shebang)
+            if language is None or entry.size > _SOURCE_MAX_BYTES:
+                self.scanned.add(path)
+                return []
+            if kept.reason not in RUNS:
+                return []
+            self.scanned.add(path)
+            data = keeper.content(path)
+            runs_as_main = entry.shebang if entry.mode & 0o111 else None
+            found = resolver.imports_of(path, data, language, runs_as_main) if data is not None else []
+        reached = (keeper.keep(target, KeepReason.IMPORTS, path) for target in found)
+        return [real for real in reached if real is not None and real not in self.scanned]
 
 
 def search_resolver(keeper) -> ImportResolver:

@@ -95,6 +95,26 @@ def test_python_handler_imports_are_kept_with_their_closure_and_distribution():
     assert f"{DYNLOAD}/_dbm{EXT}" not in r and f"{LIBDIR}/libdb-5.3.so" not in r
 
 
+def test_python_package_files_are_scanned_only_once_something_imports_them():
+    site = VENV
+    spec = dict(PYTHON, **{
+        f"{site}/distutils-precedence.pth": source("import _distutils_hack\n"),
+        f"{site}/_distutils_hack/__init__.py": source(""),
+        f"{site}/pkg_resources/__init__.py": source("def f():\n    import tarfile\n"),
+        f"{site}/setuptools/sandbox.py": source("import pickle\n"),
+        f"{site}/setuptools-65.5.0.dist-info/RECORD": source(
+            "_distutils_hack/__init__.py,,\npkg_resources/__init__.py,,\nsetuptools/sandbox.py,,\n"),
+        f"{STDLIB}/tarfile.py": source(""),
+        f"{STDLIB}/pickle.py": source(""),
+        "/opt/app/server.py": source("def version():\n    import pkg_resources\n"),
+    })
+    # site.py ran the .pth: the whole setuptools distribution is kept (package) before the app's import
+    traced = (f"{site}/_distutils_hack/__init__.py",) + SERVER_TRACE
+    r = reasons(build(spec, traced, SERVER))
+    assert r[f"{site}/setuptools/sandbox.py"] is R.PACKAGE and f"{STDLIB}/pickle.py" not in r
+    assert r[f"{site}/pkg_resources/__init__.py"] is R.IMPORTS and r[f"{STDLIB}/tarfile.py"] is R.IMPORTS
+
+
 def test_python_imports_rule_off_keeps_only_what_ran_and_lib_dynload_is_a_plugin_dir_again():
     r = reasons(build(PYTHON, SERVER_TRACE, SERVER, rules={"imports": False}))
     assert f"{VENV}/yaml/__init__.py" not in r and f"{STDLIB}/sqlite3/__init__.py" not in r

@@ -257,6 +257,8 @@ PY = {
     "/usr/local/lib/python3.11/lib-dynload/zlib.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
     "/usr/local/lib/python3.11/lib-dynload/binascii.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
     "/usr/local/lib/python3.11/site-packages/flask/__init__.py": "",
+    "/usr/local/lib/python3.11/test/__init__.py": "",
+    "/usr/local/lib/python3.11/test/support/__init__.py": "",
 }
 
 
@@ -285,11 +287,21 @@ def py_resolver(extra, env=None, processes=None, workdir="/app"):
                                                   "/usr/local/lib/python3.11/importlib/resources/__init__.py",
                                                   "/usr/local/lib/python3.11/importlib/readers.py"]),
     ("import sys, builtins, nosuchmodule\n", []),      # built in, frozen or absent: no file
+    ("from test import support\n", []),                # CPython's own test suite only
     ("import helpers\n", ["/app/helpers.py"]),          # the script's directory
 ])
 def test_python_resolves_through_sys_path(source, expected):
     fs, resolver = py_resolver({"/app/app.py": source, "/app/helpers.py": ""})
     assert resolver.imports_of("/app/app.py", fs.read("/app/app.py"), "python") == expected
+
+
+def test_python_interactive_helpers_of_site_import_nothing():
+    fs, resolver = py_resolver({"/usr/local/lib/python3.11/_sitebuiltins.py": "def help():\n    import base64\n",
+                                "/app/app.py": "def help():\n    import base64\n"})
+    assert resolver.imports_of("/usr/local/lib/python3.11/_sitebuiltins.py",
+                               fs.read("/usr/local/lib/python3.11/_sitebuiltins.py"), "python") == []
+    assert resolver.imports_of("/app/app.py", fs.read("/app/app.py"), "python") == [
+        "/usr/local/lib/python3.11/base64.py"]
 
 
 def test_python_transitive_chain_sqlite3_reaches_the_c_extension():
