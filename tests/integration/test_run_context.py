@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import tarfile
 import uuid
@@ -25,7 +26,7 @@ import pytest
 
 from tests.apps import (REDIS_IMAGE, SERVICE_COUNTER_IMAGE, check_service_counter, docker_client,
                         redis_on_network, user_network)
-from tests.slimtest import REPO, SlimRun, slim_cli
+from tests.slimtest import REPO, SlimProcess, SlimRun, slim_cli
 
 pytestmark = pytest.mark.docker
 
@@ -221,6 +222,20 @@ def test_no_compose_cli_exits_2_with_the_install_hint(created, tmp_path):
                     env={"PATH": str(empty)}, timeout=120)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "no Compose CLI found" in proc.stderr and "apt-get install docker-compose" in proc.stderr
+
+
+@pytest.mark.parametrize("marker", ["[trace] running probes", "[compose] starting the dependencies"])
+def test_ctrl_c_takes_the_dependencies_down(created, tmp_path, marker):
+    """(e) also on Ctrl-C: while the dependencies start, and while the app is traced."""
+    run = SlimProcess("build", SERVICE_COUNTER_IMAGE, "--probe-file", str(PROBE_FILE),
+                      "--tag", f"slimmer-test/service-counter:int-{created.case}", "--artifacts", str(tmp_path / "a"),
+                      "--compose-file", str(COMPOSE_FILE), "--service", "app")
+    reached = run.wait_for(marker, timeout=300)
+    run.send_signal(signal.SIGINT)
+    result = run.finish()
+    assert reached, result.stderr[-3000:]
+    assert result.returncode == 130, f"exit {result.returncode}\n{result.stderr[-3000:]}"
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
 
 
 # --- (f): mounts, extra hosts, tmpfs, workdir -----------------------------------------------------------
