@@ -219,12 +219,16 @@ def scan_python(source: bytes, main: bool = True) -> list[Import]:
     return _unique(imp for _, imp in found)
 
 
+_ENTRY_POINTS = frozenset(("main", "test", "demo"))
+
+
 def _self_test_functions(tree: ast.Module) -> set[ast.AST]:
-    """Module-level private functions (`def _test():`) named only inside an
-    `if __name__ == "__main__":` block: dead code when the module is imported."""
+    """Module-level private functions (`def _test():`), and the command-line entry
+    points main/test/demo, named only inside an `if __name__ == "__main__":` block:
+    dead code when the module is imported (`python -m ast` runs ast.main)."""
     candidates = {node.name: node for node in tree.body
                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.name.startswith("_") and not node.name.startswith("__")}
+                  and (node.name.startswith("_") and not node.name.startswith("__") or node.name in _ENTRY_POINTS)}
     if not candidates:
         return set()
     guarded, elsewhere = set(), set()
@@ -606,6 +610,7 @@ class PythonPath:
     dirs: tuple[str, ...]             # sys.path, in order
     ext_suffixes: tuple[str, ...]     # C extension suffixes, in the import system's order
     stdlib: str = ""                  # prefix/lib/pythonX.Y
+    builtins: frozenset[str] = frozenset()   # modules compiled into the interpreter (_sha512 on Debian)
 
 
 @dataclass(frozen=True)
@@ -799,7 +804,20 @@ def _python_path(fs: FsView, env: dict[str, str], process, workdir: str) -> Pyth
     dirs.append(workdir)
     ext_tag = _python_ext_tag(fs, f"{stdlib}/lib-dynload", version)
     return PythonPath(interpreter=process.exe, version=version, dirs=_existing_dirs(fs, dirs),
-                      ext_suffixes=(ext_tag, ".abi3.so", ".so"), stdlib=stdlib)
+                      ext_suffixes=(ext_tag, ".abi3.so", ".so"), stdlib=stdlib,
+                      builtins=_python_builtins(fs, exe, prefix, version))
+
+
+def _python_builtins(fs: FsView, exe: str, prefix: str, version: str) -> frozenset[str]:
+    """Modules compiled into the interpreter: the PyInit_NAME symbols of the executable
+    and of its libpython (a shared build); none known when neither can be read."""
+    names: set[str] = set()
+    libpython = f"libpython{version}.so.1.0"
+    for binary in (exe, f"{prefix}/lib/{libpython}", f"{prefix}/lib/x86_64-linux-gnu/{libpython}"):
+        data = fs.read(binary) if fs.is_file(binary) else None
+        if data:
+            names.update(name.decode() for name in re.findall(rb"PyInit_(\w+)\0", data))
+    return frozenset(names)
 
 
 def _python_argv(args: list[str]) -> tuple[set[str], str | None, bool]:
@@ -988,12 +1006,18 @@ NODE_EXTENSIONS = (".js", ".json", ".node")
 # module: CPython's frozen importlib._bootstrap_external imports importlib.readers
 # when importlib.resources asks a loader for its resource reader (certifi.where()).
 PYTHON_FROZEN_LAZY = {"importlib.resources": ("importlib.readers",)}
-# Standard library packages only CPython's own test suite imports (multiprocessing's
-# _cleanup_tests imports test.support, which imports unittest, doctest, pdb, pydoc...).
-PYTHON_STDLIB_TEST_ONLY = frozenset(("test",))
+# Standard library packages no application runs: CPython's own test suite
+# (multiprocessing's _cleanup_tests imports test.support, which imports unittest,
+# doctest, pdb, pydoc...) and the topic texts of interactive help() (pydoc_data, 750 kB).
+PYTHON_STDLIB_NOT_FOLLOWED = frozenset(("test", "pydoc_data"))
 # Modules whose imports serve the interactive prompt only: site's help(), license(),
 # copyright() import pydoc (and its 750 kB pydoc_data) when someone types help().
 PYTHON_INTERACTIVE_ONLY = frozenset(("_sitebuiltins.py",))
+# Ruby: rubygems.rb runs at every start; it requires bundler only for `ruby -g` /
+# RUBYGEMS_GEMDEPS (Gem.use_gemdeps) and its installer only in Gem.install: both reach
+# the remote fetcher, net/http and openssl (libcrypto: 5 MB). An app using bundler, or
+# installing gems at run time, loads them itself (`require "bundler/setup"`).
+RUBY_NOT_FOLLOWED = {"rubygems.rb": frozenset(("bundler", "rubygems/dependency_installer"))}
 
 
 class ImportResolver:
@@ -1035,8 +1059,9 @@ class ImportResolver:
                 found += self.resolve_node(imp, path)
         elif language == "ruby":
             extra = [self._ruby_extra_dir(imp, path) for imp in imports if imp.kind.startswith("load_path")]
+            skipped = RUBY_NOT_FOLLOWED.get(posixpath.basename(path), frozenset())
             for imp in imports:
-                if not imp.kind.startswith("load_path"):
+                if not imp.kind.startswith("load_path") and imp.name not in skipped:
                     found += self.resolve_ruby(imp, path, tuple(d for d in extra if d))
         else:
             extra = tuple(d.replace("$BIN", posixpath.dirname(path)) if d.startswith("$BIN")
@@ -1064,7 +1089,7 @@ class ImportResolver:
         a and b of package P when they exist (else they are attributes)."""
         if env is None:
             return []
-        if imp.unless and all(self._python_cached(name, env)[0] for name in imp.unless):
+        if imp.unless and all(name in env.builtins or self._python_cached(name, env)[0] for name in imp.unless):
             return []        # the try body's modules are all there: the fallback never runs
         parts = [p for p in imp.name.split(".") if p]
         if imp.level:
@@ -1093,7 +1118,7 @@ class ImportResolver:
 
     def _python_absolute(self, parts: list[str], env: PythonPath) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         files, search = self._python_walk(parts, env.dirs, env)
-        if parts and parts[0] in PYTHON_STDLIB_TEST_ONLY and files and files[0].startswith(env.stdlib + "/"):
+        if parts and parts[0] in PYTHON_STDLIB_NOT_FOLLOWED and files and files[0].startswith(env.stdlib + "/"):
             return (), None
         name = ".".join(parts)
         for module, lazy in PYTHON_FROZEN_LAZY.items():

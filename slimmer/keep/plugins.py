@@ -12,10 +12,13 @@ it keeps is reported with the reason `plugin`.
      the server runs without JIT then (pg_jit_available() = f); 1 MB keeps
      every other PostgreSQL extension (docs/KEEP-RULES.md has the measurement).
   3. With the rule `imports` on, a directory of an interpreter's module search
-     path (Python's lib-dynload and site dirs, Ruby's $LOAD_PATH arch dirs,
-     Perl's @INC auto/ dirs) is no plugin directory: the interpreter loads
-     those extensions by module name, and `imports` keeps the ones a kept
-     source imports (sqlite3 -> _sqlite3), not every one (_dbm -> libdb).
+     path itself (Python's lib-dynload and site dirs, Ruby's arch dir
+     /usr/lib/ARCH/ruby/X.Y.0, Perl's @INC dirs) is no plugin directory: the
+     interpreter loads those extensions by module name, and `imports` keeps
+     the ones a kept source imports (sqlite3 -> _sqlite3), not every one
+     (_dbm -> libdb). Their subdirectories stay plugin directories: Ruby loads
+     enc/*.so and enc/trans/*.so (String#encode), digest.rb digest/*.so, by
+     names computed at run time.
 """
 from __future__ import annotations
 
@@ -82,8 +85,7 @@ class PluginsRule(Rule):
                 candidate = posixpath.dirname(real)
             else:
                 continue
-            if candidate in loader_dirs or candidate in STATE_DENY or any(
-                    candidate == d or candidate.startswith(d + "/") for d in module_dirs):
+            if candidate in loader_dirs or candidate in STATE_DENY or candidate in module_dirs:
                 continue
             found.setdefault(candidate, accessed)
         return sorted(found.items())

@@ -170,7 +170,7 @@ else:
     assert script == {"typing", "at_runtime", "doctest", "second_guard", "imported_as_library"}
 
 
-def test_python_scan_skips_private_self_test_functions_of_a_library_module():
+def test_python_scan_skips_self_test_functions_and_entry_points_of_a_library_module():
     source = b"""
 def _test():
     import doctest
@@ -178,6 +178,9 @@ def _test():
 
 def _helper():
     import json
+
+def main():
+    import argparse
 
 def _exported():
     import csv
@@ -190,9 +193,10 @@ def public():
 
 if __name__ == "__main__":
     _test()
+    main()
 """
     assert {imp.name for imp in scan_python(source, main=False)} == {"json", "csv", "base64"}
-    assert {imp.name for imp in scan_python(source, main=True)} == {"doctest", "json", "csv", "base64"}
+    assert {imp.name for imp in scan_python(source, main=True)} == {"doctest", "json", "csv", "base64", "argparse"}
 
 
 def test_python_import_error_fallback_is_needed_only_when_the_try_body_module_is_missing():
@@ -207,6 +211,17 @@ def test_python_import_error_fallback_is_needed_only_when_the_try_body_module_is
         "/usr/local/lib/python3.11/gzip.py",             # ujson is missing: the fallback runs
         "/usr/local/lib/python3.11/lib-dynload/zlib.cpython-311-x86_64-linux-gnu.so",
         "/usr/local/lib/python3.11/sqlite3/__init__.py"]  # not an ImportError handler: kept
+
+
+def test_python_fallback_of_a_module_compiled_into_the_interpreter_is_not_needed():
+    fs, resolver = py_resolver({
+        "/usr/local/bin/python3.11": b"\x7fELF...PyInit__sha512\0PyInit_posix\0...",
+        "/app/app.py": "try:\n    from _sha512 import sha512\nexcept ImportError:\n    import base64\n"
+                       "try:\n    import _sha1\nexcept ImportError:\n    import gzip\n",
+    })
+    assert resolver.paths.python[0].builtins == {"_sha512", "posix"}
+    assert resolver.imports_of("/app/app.py", fs.read("/app/app.py"), "python") == [
+        "/usr/local/lib/python3.11/gzip.py"]
 
 
 def test_python_main_guard_counts_in_the_traced_script_and_in_shebang_scripts():
@@ -259,6 +274,8 @@ PY = {
     "/usr/local/lib/python3.11/site-packages/flask/__init__.py": "",
     "/usr/local/lib/python3.11/test/__init__.py": "",
     "/usr/local/lib/python3.11/test/support/__init__.py": "",
+    "/usr/local/lib/python3.11/pydoc_data/__init__.py": "",
+    "/usr/local/lib/python3.11/pydoc_data/topics.py": "",
 }
 
 
@@ -288,6 +305,7 @@ def py_resolver(extra, env=None, processes=None, workdir="/app"):
                                                   "/usr/local/lib/python3.11/importlib/readers.py"]),
     ("import sys, builtins, nosuchmodule\n", []),      # built in, frozen or absent: no file
     ("from test import support\n", []),                # CPython's own test suite only
+    ("import pydoc_data.topics\n", []),                # interactive help()'s texts
     ("import helpers\n", ["/app/helpers.py"]),          # the script's directory
 ])
 def test_python_resolves_through_sys_path(source, expected):
@@ -592,6 +610,14 @@ def test_ruby_load_path_of_the_official_image_layout():
 def test_ruby_resolution(source, expected):
     fs = FakeFs({**RUBY, "/app/app.rb": source})
     assert imports(fs, "/app/app.rb") == expected
+
+
+def test_rubygems_boot_file_does_not_pull_bundler():
+    fs = FakeFs({**RUBY, "/usr/lib/ruby/vendor_ruby/rubygems.rb": "def self.use_gemdeps\n  require 'bundler'\nend\n"
+                                                               "require 'digest'\n",
+                 "/usr/lib/ruby/3.1.0/bundler.rb": "", "/app/app.rb": "require 'bundler'\n"})
+    assert imports(fs, "/usr/lib/ruby/vendor_ruby/rubygems.rb") == ["/usr/lib/ruby/3.1.0/digest.rb"]
+    assert imports(fs, "/app/app.rb") == ["/usr/lib/ruby/3.1.0/bundler.rb"]
 
 
 def test_ruby_extension_keeps_its_pure_ruby_counterpart():
