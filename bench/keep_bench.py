@@ -7,6 +7,9 @@ file-exact keep set (every switchable rule off); and whether the app's full
 independent functional check (tests/apps.py) passes against each. A variant
 whose keep set equals another's is not built twice (same files, same image).
 "Rescued" names the checks that fail when that rule alone is off.
+
+`python -m bench.keep_bench [--rule NAME]... [APP...]`: only the named rules'
+variants (all, NAME=off or NAME=on), for the named apps.
 """
 from __future__ import annotations
 
@@ -21,14 +24,17 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 APPS = ["python-flask", "node-express", "nginx-static", "entrypoint-script", "java-digest",
-        "batch-job", "static-scratch", "postgres"]
+        "batch-job", "static-scratch", "postgres", "python-venv", "python-cli", "ruby-yaml", "perl-job"]
 
 
-def variants(rules: dict[str, bool]) -> list[tuple[str, dict[str, bool]]]:
+def variants(rules: dict[str, bool], only: list[str] | None = None) -> list[tuple[str, dict[str, bool]]]:
     found = [("all", {})]
-    found += [(f"{name}=off", {name: False}) for name, default in rules.items() if default]
-    found += [(f"{name}=on", {name: True}) for name, default in rules.items() if not default]
-    found.append(("exact", {name: False for name in rules}))
+    found += [(f"{name}=off", {name: False}) for name, default in rules.items() if default
+              and (not only or name in only)]
+    found += [(f"{name}=on", {name: True}) for name, default in rules.items() if not default
+              and (not only or name in only)]
+    if not only:
+        found.append(("exact", {name: False for name in rules}))
     return found
 
 
@@ -54,7 +60,7 @@ def _check(name: str, tag: str) -> str | None:
         return message if len(message) <= 240 else message[:90] + " ... " + message[-150:]
 
 
-def bench_app(name: str, workdir: str) -> list[dict]:
+def bench_app(name: str, workdir: str, only: list[str] | None = None) -> list[dict]:
     from slimmer import build as build_stage
     from slimmer import dockerfile as dockerfile_stage
     from slimmer import imagefs, sensor
@@ -74,12 +80,13 @@ def bench_app(name: str, workdir: str) -> list[dict]:
         trace = trace_stage.trace_image(docker, image, probing.ProbePlan()).trace
         index = imagefs.index_image(docker.export_image(image.id))
         reader = docker.file_reader(image.id)
+        read: dict[str, bytes | None] = dict(index.contents)      # each file read once for every variant
         built: dict[str, tuple[int, str | None]] = {}
         try:
-            for label, rules in variants(keep_stage.RULES):
+            for label, rules in variants(keep_stage.RULES, only):
                 keep_set = keep_stage.compute_keep_set(
                     trace, index, image, KeepOptions(rules=rules),
-                    read_file=lambda p: index.contents.get(p) if p in index.contents else reader(p))
+                    read_file=lambda p: read[p] if p in read else read.setdefault(p, reader(p)))
                 key = _fingerprint(keep_set)
                 if key not in built:
                     tag = f"slimmer-bench/keep-{name}:{len(built)}"
@@ -106,8 +113,8 @@ def bench_app(name: str, workdir: str) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict], rules: list[str]) -> str:
-    labels = [label for label, _ in variants({r: d for r, d in rules})]
+def table(rows: list[dict], rules: list[str], only: list[str] | None = None) -> str:
+    labels = [label for label, _ in variants({r: d for r, d in rules}, only)]
     header = "| app | original MB | " + " | ".join(f"{label} MB" for label in labels) + " |"
     lines = [header, "|---|---:|" + "---:|" * len(labels)]
     by_app: dict[str, dict[str, dict]] = {}
@@ -132,7 +139,7 @@ def table(rows: list[dict], rules: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run(apps: list[str] | None = None) -> str:
+def run(apps: list[str] | None = None, only: list[str] | None = None) -> str:
     from slimmer.keep import RULES
     proc = subprocess.run(["bash", os.path.join(REPO, "scripts", "sample-apps.sh")], cwd=REPO,
                           capture_output=True, text=True)
@@ -141,9 +148,14 @@ def run(apps: list[str] | None = None) -> str:
     rows = []
     with tempfile.TemporaryDirectory(prefix="slimmer-keep-bench-") as workdir:
         for name in apps or APPS:
-            rows += bench_app(name, workdir)
-    return table(rows, list(RULES.items()))
+            rows += bench_app(name, workdir, only)
+    return table(rows, list(RULES.items()), only)
 
 
-if __name__ == "__main__":      # python -m bench.keep_bench [APP...]
-    print(run(sys.argv[1:]))
+if __name__ == "__main__":      # python -m bench.keep_bench [--rule NAME]... [APP...]
+    args, only = sys.argv[1:], []
+    while "--rule" in args:
+        at = args.index("--rule")
+        only.append(args[at + 1])
+        del args[at:at + 2]
+    print(run(args, only or None))

@@ -670,9 +670,19 @@ def glob(fs: FsView, pattern: str) -> list[str]:
 
 
 def _existing_dirs(fs: FsView, dirs: Iterable[str]) -> tuple[str, ...]:
-    """The directories that exist, by their real path (a symlinked 5.36.0 -> 5.36 once), in order."""
-    found = (fs.realpath(posixpath.normpath(d)) for d in dirs if d and d.startswith("/") and fs.is_dir(d))
-    return tuple(dict.fromkeys(d for d in found if d))
+    """The directories that exist, in order, each once: by the first name given for it.
+    The name matters: Debian's perl searches /usr/share/perl/5.36, a symlink to 5.36.0,
+    and the slim image needs the link as much as the file."""
+    seen: set[str] = set()
+    found = []
+    for directory in dirs:
+        if not directory or not directory.startswith("/") or not fs.is_dir(directory):
+            continue
+        real = fs.realpath(directory)
+        if real not in seen:
+            seen.add(real)
+            found.append(posixpath.normpath(directory))
+    return tuple(found)
 
 
 def discover(fs: FsView, env: dict[str, str], processes: Sequence, workdir: str = "/") -> SearchPaths:
@@ -983,8 +993,10 @@ def perl_path(fs: FsView, env: dict[str, str], processes: Sequence) -> PerlPath 
         matches = glob(fs, pattern)
         if "5.*" in pattern:
             versioned = [(next((p for p in m.split("/") if re.fullmatch(version, p)), None), m) for m in matches]
+            # newest first; of 5.36 and 5.36.0 the short name first, as Debian's Config names it
             matches = [m for v, m in sorted(((v, m) for v, m in versioned if v),
-                                            key=lambda pair: [int(x) for x in pair[0].split(".")], reverse=True)]
+                                            key=lambda pair: ([-int(x) for x in pair[0].split(".")[:2]],
+                                                              len(pair[0])))]
         dirs += matches
     return PerlPath(_existing_dirs(fs, dirs))
 
@@ -1074,11 +1086,14 @@ class ImportResolver:
 
     # --- Python ---------------------------------------------------------------------------
 
+    def real_dir(self, directory: str) -> str:
+        return self.fs.realpath(directory) or directory
+
     def python_for(self, path: str) -> PythonPath | None:
-        """The interpreter whose sys.path holds `path` most specifically (else the first)."""
+        """The interpreter whose sys.path holds `path` (a real path) most specifically (else the first)."""
         best, best_len = None, -1
         for env in self.paths.python:
-            for directory in env.dirs:
+            for directory in map(self.real_dir, env.dirs):
                 if path.startswith(directory.rstrip("/") + "/") and len(directory) > best_len:
                     best, best_len = env, len(directory)
         return best or (self.paths.python[0] if self.paths.python else None)
@@ -1329,7 +1344,7 @@ class ImportResolver:
         if self.paths.ruby is None or not extension.endswith(".so"):
             return []
         feature = None
-        for directory in self.paths.ruby.dirs:
+        for directory in map(self.real_dir, self.paths.ruby.dirs):
             if extension.startswith(directory.rstrip("/") + "/"):
                 feature = extension[len(directory.rstrip("/")) + 1:-len(".so")]
                 break

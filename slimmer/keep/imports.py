@@ -119,12 +119,13 @@ def search_resolver(keeper) -> ImportResolver:
 
 
 def language_library_dirs(keeper) -> tuple[str, ...]:
-    """Directories whose shared objects an interpreter loads by module name: Python's
-    stdlib (lib-dynload) and site dirs, Ruby's $LOAD_PATH, Perl's @INC."""
-    paths = search_resolver(keeper).paths
+    """Directories whose shared objects an interpreter loads by module name, as real
+    paths: Python's stdlib (lib-dynload) and site dirs, Ruby's $LOAD_PATH, Perl's @INC."""
+    resolver = search_resolver(keeper)
+    paths = resolver.paths
     dirs: list[str] = []
     for python in paths.python:
         dirs += [d for d in python.dirs if d == python.stdlib or d.startswith(python.stdlib + "/")
                  or posixpath.basename(d) in ("site-packages", "dist-packages")]
     dirs += list(paths.ruby.dirs if paths.ruby else ()) + list(paths.perl.dirs if paths.perl else ())
-    return tuple(dict.fromkeys(dirs))
+    return tuple(dict.fromkeys(map(resolver.real_dir, dirs)))

@@ -155,6 +155,7 @@ PERL_BASE = f"{LIBDIR}/perl-base"
 PERL = dict(GLIBC, **{
     "/usr/bin/perl": elf(["libc.so.6"]),
     f"{LIBDIR}/perl/5.36": ln("5.36.0"),
+    "/usr/share/perl/5.36": ln("5.36.0"),
     f"{PERL_BASE}/strict.pm": source(""),
     f"{PERL_BASE}/warnings.pm": source(""),
     f"{PERL_BASE}/vars.pm": source("use strict;\n"),
@@ -179,6 +180,8 @@ def test_perl_branch_requires_keep_modules_their_auto_shared_objects_and_libz():
     r = reasons(build(PERL, ("/usr/bin/perl", "/app/job.pl", f"{PERL_BASE}/strict.pm", f"{PERL_BASE}/warnings.pm"),
                       (("/usr/bin/perl", ("perl", "/app/job.pl", "hello")),)))
     assert r[f"{PERL_ARCH}/Digest/SHA.pm"] is R.IMPORTS and r[f"{PERL_ARCH}/auto/Digest/SHA/SHA.so"] is R.IMPORTS
+    # perl searches .../perl/5.36, bookworm's symlink to 5.36.0: without the link, no Digest/SHA.pm
+    assert r[f"{LIBDIR}/perl/5.36"] is R.SYMLINK and r[f"{PERL_SHARE[:-2]}"] is R.SYMLINK
     assert r[f"{PERL_BASE}/Exporter.pm"] is R.IMPORTS
     assert r[f"{PERL_SHARE}/IO/Compress/Gzip.pm"] is R.IMPORTS and r[f"{PERL_SHARE}/IO/Compress/Base.pm"] is R.IMPORTS
     assert r[f"{PERL_BASE}/vars.pm"] is R.IMPORTS and r[f"{PERL_SHARE}/File/GlobMapper.pm"] is R.IMPORTS
