@@ -1,7 +1,8 @@
 """make bench: run every benchmark section and print its figures.
 
 Sections: sensor overhead (bench/sensor_bench.py), slim build per sample app
-(bench/build_bench.py), xray (bench/xray_bench.py). `python -m bench NAME...`
+(bench/build_bench.py), xray (bench/xray_bench.py), keep rules (bench/keep_bench.py),
+verification repairs (bench/repair_bench.py). `python -m bench NAME...`
 runs only the named sections.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import importlib
 import sys
 import time
 
-SECTIONS = ["sensor_bench", "build_bench", "xray_bench", "keep_bench"]
+SECTIONS = ["sensor_bench", "build_bench", "xray_bench", "keep_bench", "repair_bench"]
 
 
 def main(argv: list[str]) -> int:
