@@ -1,0 +1,94 @@
+"""Running the rules over a Dockerfile: ignores, the failure threshold, and figures from an image.
+
+  1. every check runs on the parsed instructions; findings are ordered by line,
+     column and rule id;
+  2. a finding is dropped when its rule id or hadolint code is ignored: by
+     `--ignore`, by a global ignore comment, or by an ignore comment right above
+     the instruction the finding is about;
+  3. with an image (`--image`), attach_image_figures adds xray's byte figures to
+     the findings of the final stage, matching its layer-making instructions to
+     the image's top layers.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from ..errors import BadInput
+from ..textfmt import human_size
+from .parse import LAYER_MAKING, final_stage, parse_dockerfile, parse_with_ignores, rule_key
+from .rule import SEVERITIES, Finding
+from .rules import CHECKS, RULES
+
+if TYPE_CHECKING:
+    from ..xray import XrayReport
+
+THRESHOLDS = SEVERITIES + ("none",)
+
+
+def lint_dockerfile(text: str, path: str = "Dockerfile", ignore: Iterable[str] = ()) -> list[Finding]:
+    """Every finding in TEXT (a Dockerfile), ordered by line, minus the ignored rules (ids or codes).
+
+    Raises DockerfileError when TEXT cannot be parsed."""
+    instructions, global_ignores = parse_with_ignores(text, path)
+    findings: list[Finding] = []
+    for check in CHECKS:
+        findings.extend(check(instructions))
+    silenced = {rule_key(name) for name in ignore} | set(global_ignores)
+    by_line = {instruction.line: instruction.ignores for instruction in instructions}
+    kept = [f for f in findings if not ({f.id, f.code} & (silenced | by_line.get(f.anchor, frozenset())))]
+    kept.sort(key=lambda f: (f.line, f.column, f.id))
+    return kept
+
+
+def check_rule_names(names: Iterable[str]) -> None:
+    """BadInput for a name that is neither a slimmer rule id nor a hadolint/shellcheck code."""
+    for name in names:
+        key = rule_key(name)
+        if key not in RULES and not re.fullmatch(r"(?:DL|SC)\d{4}", key):
+            close = difflib.get_close_matches(key, RULES, n=1)
+            raise BadInput("unknown lint rule", name,
+                           f"did you mean {close[0]}?" if close else "see docs/LINT.md for rule ids and codes")
+
+
+def fails(findings: Sequence[Finding], threshold: str = "info") -> bool:
+    """hadolint's --failure-threshold: True when a finding is at THRESHOLD or more severe."""
+    if threshold not in THRESHOLDS:
+        raise BadInput("unknown failure threshold", threshold, f"use one of: {', '.join(THRESHOLDS)}")
+    if threshold == "none":
+        return False
+    limit = SEVERITIES.index(threshold)
+    return any(SEVERITIES.index(f.severity) <= limit for f in findings)
+
+
+def attach_image_figures(findings: Sequence[Finding], text: str, report: XrayReport) -> list[Finding]:
+    """Findings with xray's bytes of the layer each (final-stage) finding is about.
+
+    The final stage's RUN/COPY/ADD instructions made the image's top layers, in order.
+    """
+    instructions = parse_dockerfile(text)
+    if not instructions:
+        return list(findings)
+    final = final_stage(instructions)
+    makers = [i for i in instructions if i.stage == final and i.keyword in LAYER_MAKING]
+    layers = list(report.layers)[-len(makers):] if makers and len(makers) <= len(report.layers) else []
+    layer_of = {instruction.line: layer for instruction, layer in zip(makers, layers)}
+    attached = []
+    for finding in findings:
+        layer = layer_of.get(finding.anchor)
+        if layer is None:
+            attached.append(finding)
+            continue
+        if finding.id == "cache-not-removed":
+            nbytes, what = sum(layer.caches.values()), "of package cache"
+        elif finding.id == "remove-in-later-layer":
+            nbytes, what = layer.deleted.bytes, "deleted here but still shipped in earlier layers"
+        elif finding.id == "apt-update-alone":
+            nbytes, what = layer.caches.get("apt lists", 0), "of apt lists"
+        else:
+            nbytes, what = layer.size_bytes, "in this layer"
+        attached.append(replace(finding, bytes=nbytes, layer=layer.index,
+                                message=f"{finding.message} [layer {layer.index}: {human_size(nbytes)} {what}]"))
+    return attached
