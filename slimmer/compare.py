@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .xray import XrayReport, human_bytes
+from .textfmt import human_size
+from .xray import XrayReport
 
 TOP_DIRS = 10
 
@@ -61,7 +62,7 @@ def to_json(comparison: Comparison) -> dict:
 def render_text(comparison: Comparison) -> str:
     a, b = comparison.a, comparison.b
     width = max(len(a.image), len(b.image), 12)
-    rows = [("size", human_bytes(a.size_bytes), human_bytes(b.size_bytes),
+    rows = [("size", human_size(a.size_bytes), human_size(b.size_bytes),
              _signed(b.size_bytes - a.size_bytes, human=True)),
             ("size bytes", str(a.size_bytes), str(b.size_bytes), _signed(b.size_bytes - a.size_bytes)),
             ("layers", str(len(a.layers)), str(len(b.layers)), _signed(len(b.layers) - len(a.layers))),
@@ -73,11 +74,11 @@ def render_text(comparison: Comparison) -> str:
     for title, items in (("top directories by bytes removed:", comparison.removed),
                          ("top directories by bytes added:", comparison.added)):
         lines += ["", title if items else title + " none"]
-        lines += [f"  {_signed(c.delta, human=True):>10}  {c.path}  ({human_bytes(c.bytes_a)} -> "
-                  f"{human_bytes(c.bytes_b)})" for c in items]
+        lines += [f"  {_signed(c.delta, human=True):>10}  {c.path}  ({human_size(c.bytes_a)} -> "
+                  f"{human_size(c.bytes_b)})" for c in items]
     return "\n".join(lines)
 
 
 def _signed(value: int, human: bool = False) -> str:
-    text = human_bytes(abs(value)) if human else str(abs(value))
+    text = human_size(abs(value)) if human else str(abs(value))
     return ("+" if value > 0 else "-" if value < 0 else "±") + text

@@ -183,6 +183,16 @@ def test_instructions_come_from_config_history_skipping_empty_layers():
     assert layer_instructions(saved) == ["ADD file:abc in /", "RUN apt-get update"]
 
 
+def test_buildkit_history_reads_as_the_dockerfile_instruction():
+    archive = save_archive([[file("/a", b"1")], [file("/b", b"2")], [file("/c", b"3")]],
+                           created_by=["ADD file:0123abcd in / # buildkit", "RUN /bin/sh -c apt-get update # buildkit",
+                                       "COPY app/ /app/ # buildkit"])
+    saved = read_image(io.BytesIO(archive))
+    report = analyse(saved.layers, layer_instructions(saved))
+    assert [l.created_by for l in report.layers] == ["ADD file:0123abcd in /", "RUN apt-get update", "COPY app/ /app/"]
+    assert report.layers[0].imported and report.layers[1].kind == "RUN"
+
+
 # --- the file tree per layer ----------------------------------------------------------------------
 
 def changes(report, index):
