@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .history import instruction, keyword as history_keyword
 from . import imagefs
 from .dockerport import DockerPort
 from .model import Healthcheck, HistoryEntry, ImageConfig, ImageInfo, LayerInfo
@@ -97,19 +98,6 @@ _NO_LAYER = ("ENV", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "USER", "WORKDIR", "
              "HEALTHCHECK", "STOPSIGNAL", "SHELL", "ARG", "ONBUILD", "MAINTAINER")
 
 
-def _instruction(created_by: str) -> str:
-    """'/bin/sh -c #(nop)  ENV A=b' -> 'ENV A=b'; '/bin/sh -c apt-get ...' -> 'RUN apt-get ...'."""
-    text = created_by.strip()
-    if text.startswith("/bin/sh -c #(nop)"):
-        return text[len("/bin/sh -c #(nop)"):].strip()
-    if text.startswith("/bin/sh -c "):
-        return "RUN " + text[len("/bin/sh -c "):].strip()
-    if text.startswith("|"):   # build args prefix "|1 ARG=x /bin/sh -c ..."
-        _, _, rest = text.partition(" /bin/sh -c ")
-        return "RUN " + rest.strip() if rest else text
-    return text
-
-
 def _mark_empty(chronological: list[dict], layer_count: int) -> tuple[HistoryEntry, ...]:
     """Which history entries made a layer.
 
@@ -119,7 +107,7 @@ def _mark_empty(chronological: list[dict], layer_count: int) -> tuple[HistoryEnt
     """
     kinds = []
     for item in chronological:
-        keyword = _instruction(item.get("CreatedBy") or "").split(" ", 1)[0].upper()
+        keyword = history_keyword(item.get("CreatedBy") or "")
         if item.get("Size"):
             kinds.append("layer")
         elif keyword == "WORKDIR":
@@ -131,7 +119,7 @@ def _mark_empty(chronological: list[dict], layer_count: int) -> tuple[HistoryEnt
     certain = kinds.count("layer")
     take_maybe = certain + kinds.count("maybe") == layer_count
     return tuple(
-        HistoryEntry(created_by=_instruction(item.get("CreatedBy") or ""),
+        HistoryEntry(created_by=instruction(item.get("CreatedBy") or ""),
                      empty_layer=not (kind == "layer" or (kind == "maybe" and take_maybe)))
         for item, kind in zip(chronological, kinds))
 
