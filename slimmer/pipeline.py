@@ -167,7 +167,8 @@ def _build(docker: DockerPort, request: BuildRequest, emit: Emit, timer: _Timer)
     request, dependencies = resolve_run_context(docker, request, emit)
     with timer.stage("inspect"):
         emit(StageStarted("inspect", f"inspecting {request.image}"))
-        image = inspect_stage.inspect_image(docker, request.image)
+        # its size comes free once the index has read the layers (no second docker save)
+        image = inspect_stage.inspect_image(docker, request.image, content_size=False)
     check_platform(image)
     tag = request.tag or inspect_stage.default_slim_tag(image)
     # The traced runs and verification share one world: the same dependencies, networks, volumes.
@@ -188,6 +189,7 @@ def _slim(docker: DockerPort, request: BuildRequest, image, tag: str, emit: Emit
     with timer.stage("trace"):
         runs = trace_runs(docker, image, request, emit)
     index = indexer.result()
+    image = inspect_stage.with_content_size(docker, image)
     trace = without_mounted_paths(merge_traces([traced.trace for _, traced in runs]), request.runs)
 
     slim = _Slim(request.keep, None, None, None)
