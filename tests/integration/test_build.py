@@ -92,11 +92,30 @@ def test_artifacts_rebuild_the_same_image(slimmed, docker_client, ledger):
     assert set(os.listdir(result.artifacts)) == {".dockerignore", "Dockerfile", "keep.list", "sensor", "generated"}
     assert os.listdir(os.path.join(result.artifacts, "generated", "var", "lib", "dpkg")) == ["status"]
     rebuilt = ledger.image("slimmer-test/rebuilt:latest")
-    subprocess.run(["docker", "build", "-q", "-t", rebuilt, result.artifacts], check=True,
-                   capture_output=True, timeout=600)
+    _build_recording_images(result.artifacts, rebuilt, ledger)
     assert _file_list(docker_client, rebuilt, ledger) == _file_list(docker_client, result.tag, ledger)
-    # the collect stage's intermediate images of that manual build
-    subprocess.run(["docker", "image", "prune", "-f"], capture_output=True)
+
+
+def _build_recording_images(context: str, tag: str, ledger) -> None:
+    """`docker build -t TAG CONTEXT`, putting every image the build created in the ledger:
+    the legacy builder leaves the collect stage's intermediate images dangling. Only
+    those are removed, by id; never a prune, which would take a user's images too.
+    1. The ids the builder prints after each step (" ---> ID"), except after FROM (an
+       existing image) and except an image that existed before (a cache hit).
+    2. In build order: the ledger removes them newest first, children before parents."""
+    import re
+    before = set(subprocess.run(["docker", "images", "-aq", "--no-trunc"], capture_output=True, text=True,
+                                check=True).stdout.split())
+    done = subprocess.run(["docker", "build", "-t", tag, context], capture_output=True, text=True, timeout=600)
+    after_from = False
+    for line in (done.stdout + done.stderr).splitlines():
+        step = re.match(r"Step \d+/\d+ : (\w+)", line.strip())
+        if step:
+            after_from = step.group(1).upper() == "FROM"
+        made = re.match(r"\s*---> ([0-9a-f]{12})\s*$", line)
+        if made and not after_from and not any(image.startswith(f"sha256:{made.group(1)}") for image in before):
+            ledger.image(made.group(1))
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def _file_list(docker_client, image: str, ledger) -> list[tuple[str, int, int, int]]:

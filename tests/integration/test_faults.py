@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -47,9 +48,12 @@ def image_name(key: str) -> str:
 
 @pytest.fixture(scope="session")
 def fault_images(docker_client, sample_images):
-    """Every fault image, built once per session and removed afterwards."""
+    """Every fault image, built once per session and removed afterwards (with its own
+    untagged parents; a fault image an earlier session left under the same name, which
+    the rebuild leaves dangling, is removed by its recorded id). Nothing else: no prune."""
     built = []
     for key, (dockerfile, files) in FAULT_IMAGES.items():
+        earlier = image_id(image_name(key))
         with tempfile.TemporaryDirectory() as context:
             with open(os.path.join(context, "Dockerfile"), "w") as handle:
                 handle.write(dockerfile)
@@ -58,11 +62,12 @@ def fault_images(docker_client, sample_images):
                     handle.write(data)
             subprocess.run(["docker", "build", "-q", "-t", image_name(key), context], check=True,
                            capture_output=True, timeout=600)
+        if earlier and earlier != image_id(image_name(key)):
+            subprocess.run(["docker", "rmi", earlier], capture_output=True)   # fails while in use: kept
         built.append(image_name(key))
     yield {key: image_name(key) for key in FAULT_IMAGES}
     for ref in built:
         subprocess.run(["docker", "rmi", "-f", ref], capture_output=True)
-    subprocess.run(["docker", "image", "prune", "-f"], capture_output=True)
 
 
 def image_id(ref: str) -> str:
@@ -70,14 +75,80 @@ def image_id(ref: str) -> str:
                           text=True).stdout.strip()
 
 
-def slimmer_containers() -> list[str]:
-    return subprocess.run(["docker", "ps", "-aq", "--filter", "label=slimmer.session"],
-                          capture_output=True, text=True).stdout.split()
+SESSION_LABEL = "slimmer.session"
+TEST_CASE_LABEL = "slimmer.test.case"
 
 
-def dangling_images() -> set[str]:
-    return set(subprocess.run(["docker", "images", "-q", "--filter", "dangling=true"],
-                              capture_output=True, text=True).stdout.split())
+def _lines(*argv: str) -> list[str]:
+    return subprocess.run(["docker", *argv], capture_output=True, text=True).stdout.split()
+
+
+class CreatedByTest:
+    """What the slimmer runs started by one test created, told apart from everything else
+    the daemon holds (a user's containers and images, other slimmer runs going on):
+    1. every run of the test carries a label of the test's own (SLIMMER_LABELS, which
+       slimmer adds to all it creates): its containers, and any image it labels, are
+       found by that label and nothing else is;
+    2. the legacy builder's intermediate images carry no label: a dangling image new
+       since the test began is the test's when it descends from (the collect stage is
+       FROM the original) or names as its source (slimmer.source.id, the final stage)
+       an image the test's runs started containers from, and no other slimmer run did
+       meanwhile (then whose it is cannot be told, and it is not blamed)."""
+
+    def __init__(self, monkeypatch):
+        self.case = uuid.uuid4().hex[:12]
+        labels = [os.environ.get("SLIMMER_LABELS", ""), f"{TEST_CASE_LABEL}={self.case}"]
+        monkeypatch.setenv("SLIMMER_LABELS", ",".join(label for label in labels if label))
+        self.since = time.time() - 1          # the daemon is local: one clock (1 s to spare)
+        self.images_before = set(_lines("images", "-aq", "--no-trunc"))
+
+    def leftovers(self) -> dict[str, list[str]]:
+        label = f"label={TEST_CASE_LABEL}={self.case}"
+        left = {"containers": _lines("ps", "-a", "--filter", label, "--format", "{{.Names}}"),
+                "images": _lines("images", "-aq", "--no-trunc", "--filter", label)}
+        sources = self._images_only_this_test_ran()
+        for image in _lines("images", "-q", "--no-trunc", "--filter", "dangling=true"):
+            if image not in self.images_before and self._made_from(image, sources):
+                left["images"].append(image)
+        return {kind: sorted(set(names)) for kind, names in left.items() if names}
+
+    def _images_only_this_test_ran(self) -> set[str]:
+        import docker
+        ours: set[str] = set()
+        others: set[str] = set()
+        ids: dict[str, str] = {}
+        client = docker.from_env()
+        try:
+            # "seconds.nanoseconds", as the API parses timestamps
+            for event in client.events(since=f"{self.since:.9f}", until=f"{time.time():.9f}", decode=True,
+                                       filters={"type": "container", "event": "create", "label": SESSION_LABEL}):
+                attributes = event.get("Actor", {}).get("Attributes", {})
+                reference = attributes.get("image", "")
+                image = ids.setdefault(reference, image_id(reference) if reference else "")
+                if image:
+                    (ours if attributes.get(TEST_CASE_LABEL) == self.case else others).add(image)
+        finally:
+            client.close()
+        return ours - others
+
+    @staticmethod
+    def remove(leftovers: dict[str, list[str]]) -> None:
+        for name in leftovers.get("containers", []):
+            subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+        for image in leftovers.get("images", []):
+            subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
+
+    @staticmethod
+    def _made_from(image: str, sources: set[str]) -> bool:
+        while image and sources:
+            found = subprocess.run(["docker", "image", "inspect", "-f",
+                                    '{{.Parent}}|{{index .Config.Labels "slimmer.source.id"}}', image],
+                                   capture_output=True, text=True).stdout.strip()
+            parent, _, source = found.partition("|")
+            if image in sources or source in sources:
+                return True
+            image = parent
+        return False
 
 
 def assert_clean_failure(proc, exit_code: int, *phrases: str) -> None:
@@ -90,18 +161,57 @@ def assert_clean_failure(proc, exit_code: int, *phrases: str) -> None:
 
 
 @pytest.fixture
-def unchanged(fault_images):
-    """Records image ids before a test; asserts they are the same afterwards."""
+def unchanged(fault_images, monkeypatch):
+    """Records image ids before a test; asserts they are the same afterwards, and that
+    the test's slimmer runs left no container or image (CreatedByTest: only what they
+    created is looked at)."""
     before = {ref: image_id(ref) for ref in fault_images.values()}
     before["python-flask"] = image_id("slimmer-sample/python-flask:latest")
-    dangling = dangling_images()
-    containers = set(slimmer_containers())
+    created = CreatedByTest(monkeypatch)
     yield
-    assert set(slimmer_containers()) <= containers, "slimmer left containers behind"
+    leftovers = created.leftovers()
+    created.remove(leftovers)                 # certainly this test's: no failure cascades
+    assert leftovers == {}, "slimmer left containers or images behind"
     after = {ref: image_id(ref) for ref in fault_images.values()}
     after["python-flask"] = image_id("slimmer-sample/python-flask:latest")
     assert after == before
-    assert dangling_images() <= dangling, "slimmer left intermediate images behind"
+
+
+def test_leftover_check_sees_only_what_the_tests_own_runs_created(fault_images, monkeypatch, tmp_path):
+    """A user's container and dangling image, and a container of another slimmer run, are
+    neither blamed nor touched; a container of the test's own run (its label) is found,
+    and so is a dangling image built FROM the image that run used."""
+    created = CreatedByTest(monkeypatch)
+    own_label = os.environ["SLIMMER_LABELS"].split(",")[-1]
+    unique = uuid.uuid4().hex[:10]
+    foreign_context, own_context = tmp_path / "foreign", tmp_path / "own"
+    foreign_context.mkdir()
+    own_context.mkdir()
+    (foreign_context / "Dockerfile").write_text(f"FROM scratch\nLABEL foreign={unique}\n")
+    (own_context / "Dockerfile").write_text(f"FROM {fault_images['crash']}\nLABEL own={unique}\n")
+    containers = {kind: f"slimmer-test-leftover-{unique}-{kind}" for kind in ("user", "other-run", "own")}
+    images = []
+    try:
+        images.append(subprocess.run(["docker", "build", "-q", str(foreign_context)], capture_output=True,
+                                     text=True, check=True).stdout.strip())
+        for kind, image, labels in (
+                ("user", "debian:bookworm-slim", []),
+                ("other-run", "debian:bookworm-slim", ["--label", f"{SESSION_LABEL}=other-{unique}"]),
+                ("own", fault_images["crash"], ["--label", f"{SESSION_LABEL}=own-{unique}", "--label", own_label])):
+            subprocess.run(["docker", "create", "--name", containers[kind], *labels, image],
+                           capture_output=True, check=True)
+        images.append(subprocess.run(["docker", "build", "-q", str(own_context)], capture_output=True,
+                                     text=True, check=True).stdout.strip())
+        assert created.leftovers() == {"containers": [containers["own"]], "images": [images[1]]}
+        subprocess.run(["docker", "rm", containers["own"]], capture_output=True, check=True)
+        subprocess.run(["docker", "rmi", images.pop()], capture_output=True, check=True)
+        assert created.leftovers() == {}
+        assert _lines("ps", "-aq", "--filter", f"name={containers['user']}")
+        assert _lines("ps", "-aq", "--filter", f"name={containers['other-run']}")
+        assert image_id(images[0]) == images[0]
+    finally:
+        subprocess.run(["docker", "rm", "-f", *containers.values()], capture_output=True)
+        subprocess.run(["docker", "rmi", *images], capture_output=True)
 
 
 # --- bad input: exit 2 ---------------------------------------------------------------------
