@@ -33,6 +33,12 @@ XSLoader::load with a literal, `use lib` (FindBin too) against @INC: PERL5LIB,
 -I, Debian's dirs (/etc/perl, .../perl/5.X, /usr/share/perl5, perl-base, ...),
 the /usr/local/lib/perl5 and Alpine layouts; a module's auto/Module/Name/
 directory (the XS .so, .bs, AutoLoader's .al and .ix) comes with it.
+
+Not followed, because it never runs in an application (docs/KEEP-RULES.md has
+the measurements): a Python library module's `__main__` block and the
+self-tests only it calls, `if TYPE_CHECKING:`, an `except ImportError:`
+fallback whose `try:` modules resolve or are built in, CPython's `test`
+package and `pydoc_data`, site's help(); rubygems' bundler and gem installer.
 """
 from __future__ import annotations
 
