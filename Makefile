@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SLIM   := $(BIN)/slim
 DEMO_APP ?= python-flask
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' slimmer/__init__.py)
 
-.PHONY: install sensor base-image sample-apps demo test test-unit test-deps bench clean docker-check
+.PHONY: install sensor dist tool-image base-image sample-apps demo test test-unit test-deps bench clean docker-check
 
 install: $(BIN)/python sensor
 	$(BIN)/pip install -q -e '.[test]'
@@ -18,6 +19,15 @@ $(BIN)/python:
 sensor:
 	$(MAKE) -C slimmer/sensor
 
+# dist/: the sdist and the platform wheel with the compiled sensor (setup.py runs the sensor's make)
+dist: $(BIN)/python
+	$(BIN)/pip install -q build
+	$(BIN)/python -m build --outdir dist .
+
+# slimmer as a container image (Dockerfile; docs/CI.md)
+tool-image: docker-check
+	docker build -t slimmer:$(VERSION) -t slimmer:latest .
+
 docker-check:
 	@docker info >/dev/null 2>&1 || { echo "Docker engine not reachable: start dockerd (see README, Prerequisites) or set DOCKER_HOST" >&2; exit 1; }
 
@@ -27,8 +37,13 @@ base-image: docker-check
 sample-apps: base-image
 	bash scripts/sample-apps.sh
 
-demo: sample-apps
-	$(SLIM) build slimmer-sample/$(DEMO_APP):latest --probe-file probes/$(DEMO_APP).toml --artifacts .slim-demo
+# builds only the demo's app (DEMO_APP=nginx-static make demo for another one)
+demo: base-image
+	@test -x $(SLIM) || { echo "run make install first" >&2; exit 1; }
+	bash scripts/sample-apps.sh $(DEMO_APP)
+	$(SLIM) build slimmer-sample/$(DEMO_APP):latest --probe-file probes/$(DEMO_APP).toml --artifacts .slim-demo \
+	  --html .slim-demo/report.html
+	@echo "report: .slim-demo/slim.report.json, .slim-demo/report.html (open it in a browser)"
 
 # System tools the tests drive: chromium renders the HTML reports, debootstrap builds
 # the base image, setpriv and mount come with util-linux, the Compose CLI (docker-compose)
@@ -51,4 +66,4 @@ bench: sample-apps
 
 clean:
 	$(MAKE) -C slimmer/sensor clean
-	rm -rf .slim-demo build *.egg-info
+	rm -rf .slim-demo build dist *.egg-info

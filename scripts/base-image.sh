@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Make debian:bookworm-slim available locally: use it if present, otherwise
-# build it with debootstrap (minbase) and trim it like the official slim image.
+# Make debian:bookworm-slim available locally: use it if present, pull it when a
+# registry answers, otherwise build it with debootstrap (minbase) and trim it like
+# the official slim image.
+#   BASE_IMAGE     the image to provide (default debian:bookworm-slim)
+#   DEBIAN_MIRROR  the mirror debootstrap uses
+#   PULL_TIMEOUT   seconds to wait for `docker pull` (default 300)
+#   NO_PULL=1      skip the pull, build with debootstrap
 set -euo pipefail
 IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "base image $IMAGE present"
   exit 0
+fi
+if [ "${NO_PULL:-0}" != 1 ]; then
+  echo "pulling $IMAGE"
+  if pulled=$(timeout "${PULL_TIMEOUT:-300}" docker pull "$IMAGE" 2>&1); then
+    echo "pulled $IMAGE"
+    exit 0
+  fi
+  echo "cannot pull $IMAGE ($(printf '%s' "$pulled" | tail -1)); building it with debootstrap instead"
 fi
 if ! command -v debootstrap >/dev/null 2>&1; then
   echo "debootstrap is missing: installing it (apt-get install debootstrap)" >&2
