@@ -187,7 +187,9 @@ def scan_python(source: bytes, main: bool = True) -> list[Import]:
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return _scan_python_lines(source.decode("utf-8", "replace"))
     found: list[tuple[tuple[int, int], Import]] = []
-    dead = set() if main else _self_test_functions(tree)
+    dead = set() if main or b"__main__" not in source else _self_test_functions(tree)
+    # Imports are statements: walking the statement blocks finds them (10x fewer nodes
+    # than every expression); literal import_module("x") calls are found in the text.
     pending: list[tuple[ast.AST, tuple[str, ...]]] = [(tree, ())]
     while pending:
         node, unless = pending.pop()
@@ -205,24 +207,33 @@ def scan_python(source: bytes, main: bool = True) -> list[Import]:
             pending += [(handler, primary if _catches_import_error(handler) and primary else unless)
                         for handler in node.handlers]
             continue
-        pending += [(child, unless) for child in ast.iter_child_nodes(node)]
+        pending += [(child, unless) for child in _statement_children(node)]
         where = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
         if isinstance(node, ast.Import):
             found += [(where, Import(alias.name, "import", unless=unless)) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             found.append((where, Import(node.module or "", "from", node.level or 0,
                                         tuple(alias.name for alias in node.names), unless)))
-        elif isinstance(node, ast.Call) and node.args:
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            first = node.args[0]
-            if (name in _PY_IMPORT_FUNCS and isinstance(first, ast.Constant) and isinstance(first.value, str)
-                    and first.value):
-                literal = first.value
-                level = len(literal) - len(literal.lstrip("."))
-                found.append((where, Import(literal[level:], "import", level)))
+    if any(name.encode() in source for name in _PY_IMPORT_FUNCS):
+        text = source.decode("utf-8", "replace")
+        for match in _PY_CALL.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(((line, 0), Import(match.group(3), "import", len(match.group(2)))))
     found.sort(key=lambda pair: pair[0])
     return _unique(imp for _, imp in found)
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statement_children(node: ast.AST) -> list[ast.AST]:
+    """The statements (and except handlers, match cases) nested directly in NODE."""
+    children: list[ast.AST] = []
+    for block in _BLOCKS:
+        value = getattr(node, block, None)
+        if isinstance(value, list):
+            children += value
+    return children
 
 
 _ENTRY_POINTS = frozenset(("main", "test", "demo"))
