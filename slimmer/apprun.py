@@ -37,7 +37,8 @@ def app_command(image: ImageInfo, run: RunSpec) -> list[str]:
     argv = entrypoint + cmd
     if not argv:
         raise BadInput("the image has neither ENTRYPOINT nor CMD", image.reference,
-                       "give the command with --cmd \"ARGS\" or a probe file's [run] command")
+                       "give the command with --cmd \"ARGS\" (or --run \"ARGS\" for several variants) "
+                       "or a probe file's [run] command")
     return argv
 
 
@@ -137,9 +138,12 @@ class AppRun:
         if archive is None:
             raise sensor_missing_log(self.image.reference)
         files = {}
-        for member in archive:
-            if member.isfile():
-                files[os.path.basename(member.name)] = archive.extractfile(member).read()
+        try:
+            for member in archive:
+                if member.isfile():
+                    files[os.path.basename(member.name)] = archive.extractfile(member).read()
+        finally:
+            archive.close()
         if not files:
             raise sensor_missing_log(self.image.reference, self.last_logs())
         return sensor.parse_log(files)

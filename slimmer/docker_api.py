@@ -12,6 +12,7 @@ import os
 import re
 import tarfile
 import threading
+import time
 import uuid
 from typing import BinaryIO, Callable, Iterable, Iterator
 
@@ -51,25 +52,40 @@ class StreamReader(io.RawIOBase):
     With prefetch, a thread pulls chunks from the daemon while the caller parses
     the previous ones (the socket read releases the GIL), so `docker save` and
     tar parsing overlap instead of taking turns; at most `prefetch` chunks wait.
+
+    close() ends the HTTP stream (on_close) and the prefetch thread: a reader that
+    stops early (an error, Ctrl-C) must not leave the daemon writing into a
+    connection nobody reads, holding the container or image busy for minutes.
     """
 
-    def __init__(self, chunks: Iterable[bytes], prefetch: int = 0):
+    def __init__(self, chunks: Iterable[bytes], prefetch: int = 0, on_close: Callable[[], None] | None = None):
+        self._stop = threading.Event()
+        self._on_close = on_close
         self._chunks = iter(chunks) if not prefetch else self._prefetched(chunks, prefetch)
         self._buffer = memoryview(b"")
 
-    @staticmethod
-    def _prefetched(chunks: Iterable[bytes], depth: int) -> Iterator[bytes]:
+    def _prefetched(self, chunks: Iterable[bytes], depth: int) -> Iterator[bytes]:
         import queue
         pending: queue.Queue = queue.Queue(maxsize=depth)
         done = object()
 
+        def hand_over(item) -> bool:
+            while not self._stop.is_set():
+                try:
+                    pending.put(item, timeout=0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def pump():
             try:
                 for chunk in chunks:
-                    pending.put(chunk)
-                pending.put(done)
+                    if not hand_over(chunk):
+                        return
+                hand_over(done)
             except BaseException as exc:  # handed to the reader, raised there
-                pending.put(exc)
+                hand_over(exc)
 
         threading.Thread(target=pump, daemon=True, name="slimmer-stream").start()
         while True:
@@ -93,6 +109,36 @@ class StreamReader(io.RawIOBase):
         target[:size] = self._buffer[:size]
         self._buffer = self._buffer[size:]
         return size
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            if self._on_close is not None:
+                try:
+                    self._on_close()
+                except Exception:  # already gone: nothing more to end
+                    pass
+        super().close()
+
+
+class ClosingTarFile(tarfile.TarFile):
+    """A streamed tar whose close() also ends the HTTP stream it reads (StreamReader)."""
+
+    source: BinaryIO | None = None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.source is not None:
+                self.source.close()
+
+
+def _stream(api, url: str, params: dict | None = None):
+    """A streamed GET whose response the caller can close: (response, chunk iterator)."""
+    response = api._get(url, params=params, stream=True)
+    api._raise_for_status(response)
+    return response, response.iter_content(1 << 20, False)
 
 
 def _translate_errors(cls):
@@ -180,7 +226,8 @@ class Docker:
         raw = self.inspect_image(image_id)
         size = imagefs.known_content_size((raw.get("RootFS") or {}).get("Layers") or ())
         if size is None:
-            size = imagefs.saved_content_size(self.export_image(raw["Id"]))
+            with self.export_image(raw["Id"]) as stream:
+                size = imagefs.saved_content_size(stream)
         return size
 
     def image_history(self, image_id: str) -> list[dict]:
@@ -192,10 +239,10 @@ class Docker:
     def export_image(self, image_id: str) -> BinaryIO:
         """`docker save` of one image as a readable stream (a tar of layer tars)."""
         try:
-            chunks = self.api.get_image(image_id, chunk_size=1 << 20)
+            response, chunks = _stream(self.api, self.api._url("/images/{0}/get", image_id))
         except docker.errors.APIError as exc:
             raise _api_error("exporting the image", image_id, exc) from exc
-        return io.BufferedReader(StreamReader(chunks, prefetch=16), buffer_size=1 << 20)
+        return io.BufferedReader(StreamReader(chunks, prefetch=16, on_close=response.close), buffer_size=1 << 20)
 
     def load_image(self, archive: Iterable[bytes]) -> list[str]:
         """`docker load` of a docker-save archive streamed from ARCHIVE's chunks; what the
@@ -342,13 +389,16 @@ class Docker:
     def get_archive(self, container_id: str, path: str) -> tarfile.TarFile | None:
         """The tar of PATH in the container (streamed), or None when PATH does not exist."""
         try:
-            chunks, _stat = self.api.get_archive(container_id, path, chunk_size=1 << 20)
+            response, chunks = _stream(self.api, self.api._url("/containers/{0}/archive", container_id),
+                                       {"path": path})
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as exc:
             raise _api_error("copying files out of the container", path, exc) from exc
-        stream = io.BufferedReader(StreamReader(chunks), buffer_size=1 << 20)
-        return tarfile.open(fileobj=stream, mode="r|")
+        stream = io.BufferedReader(StreamReader(chunks, on_close=response.close), buffer_size=1 << 20)
+        archive = ClosingTarFile.open(fileobj=stream, mode="r|")
+        archive.source = stream
+        return archive
 
     def start(self, container_id: str) -> None:
         try:
@@ -493,34 +543,48 @@ class Docker:
 
     # --- cleanup -------------------------------------------------------------------
 
-    def cleanup(self) -> dict:
+    def cleanup(self, settle_s: float = 0.0) -> dict:
         """Remove what this session created: the ledger, and every container carrying
         this session's label (a signal can land between the daemon creating a
-        container and the ledger hearing of it)."""
+        container and the ledger hearing of it). SETTLE_S (after an interrupt): look
+        for the label again once that long has passed, for a create request that was
+        still in flight; a removal the daemon refused (busy) is tried again then too.
+        Returns what was removed: {"containers": N, "images": N}."""
         with self._lock:
             containers, self._containers = list(self._containers), []
             images, self._images = list(self._images), []
-        try:
-            labelled = self.api.containers(all=True, filters={"label": f"{SESSION_LABEL}={self.session}"})
-            containers += [c["Id"] for c in labelled if c["Id"] not in containers]
-        except docker.errors.APIError:
-            pass
-        removed_containers = 0
-        for container_id in containers:
-            try:
-                self.api.remove_container(container_id, force=True, v=True)
-                removed_containers += 1
-            except docker.errors.APIError:
-                pass
         removed = {"containers": 0, "images": 0}
+        if self._client is None and not containers and not images:
+            return removed             # never connected: nothing can exist
+        refused = self._remove_containers(containers + self._labelled(), removed)
+        if settle_s > 0:
+            time.sleep(settle_s)
+            self._remove_containers(refused + [c for c in self._labelled() if c not in refused], removed)
         for image_id in images:
             try:
                 self.api.remove_image(image_id, force=True)
                 removed["images"] += 1
             except docker.errors.APIError:
                 pass
-        removed["containers"] = removed_containers
         return removed
+
+    def _labelled(self) -> list[str]:
+        try:
+            return [c["Id"] for c in self.api.containers(all=True, filters={"label": f"{SESSION_LABEL}={self.session}"})]
+        except docker.errors.APIError:
+            return []
+
+    def _remove_containers(self, containers: Iterable[str], removed: dict) -> list[str]:
+        refused = []
+        for container_id in dict.fromkeys(containers):
+            try:
+                self.api.remove_container(container_id, force=True, v=True)
+                removed["containers"] += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError:
+                refused.append(container_id)
+        return refused
 
 
 _DEFAULT_NETWORKS = {"bridge", "default"}
@@ -592,11 +656,14 @@ class ImageFileReader:
         archive = self.docker.get_archive(self.container_id, path)
         if archive is None:
             return None
-        for member in archive:
-            if member.isfile() and member.size <= self.MAX_BYTES:
-                return archive.extractfile(member).read()
+        try:
+            for member in archive:
+                if member.isfile() and member.size <= self.MAX_BYTES:
+                    return archive.extractfile(member).read()
+                return None
             return None
-        return None
+        finally:
+            archive.close()
 
     def close(self) -> None:
         if self.container_id is not None:

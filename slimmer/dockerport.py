@@ -65,4 +65,4 @@ class DockerPort(Protocol):
     def remove_volumes(self) -> int: ...
 
     # the session's ledger
-    def cleanup(self) -> dict: ...   # {"containers": N, "images": N} removed
+    def cleanup(self, settle_s: float = 0.0) -> dict: ...   # {"containers": N, "images": N} removed

@@ -30,7 +30,8 @@ def with_content_size(docker: DockerPort, image: ImageInfo) -> ImageInfo:
     one `docker save` stream read for its tar headers."""
     size = imagefs.known_content_size(layer.digest for layer in image.layers)
     if size is None:
-        size = imagefs.saved_content_size(docker.export_image(image.id))
+        with docker.export_image(image.id) as stream:
+            size = imagefs.saved_content_size(stream)
     return replace(image, size_bytes=size)
 
 

@@ -92,7 +92,7 @@ def build_slim_image(request: BuildRequest, emit: Emit = ignore, docker: DockerP
         outcome = _build(docker, request, emit, timer)
     except KeyboardInterrupt:
         with _signals_deferred(redeliver=False):
-            removed = docker.cleanup()
+            removed = docker.cleanup(settle_s=1.0)     # a create request may still be in flight
             temporary.remove()
         interrupted = Interrupted("interrupted", f"during {timer.current}",
                                   "nothing this run created is left: rerun when ready", stage=timer.current,
@@ -464,7 +464,8 @@ def write_artifacts(directory: str | None, image, keep_set, index):
 def _index_into(docker: Docker, image_id: str, box: dict, timer: _Timer) -> None:
     try:
         with timer.stage("index"):
-            box["index"] = imagefs.index_image(docker.export_image(image_id))
+            with docker.export_image(image_id) as stream:
+                box["index"] = imagefs.index_image(stream)
     except SlimError as exc:
         box["error"] = exc
     except Exception as exc:  # surfaced in the main thread with what failed

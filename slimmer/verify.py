@@ -171,7 +171,10 @@ def _log_names(app: AppRun) -> set[str]:
     archive = app.docker.get_archive(app.container_id, sensor.LOG_DIR)
     if archive is None:
         return set()
-    return {os.path.basename(member.name) for member in archive if member.isfile()}
+    try:
+        return {os.path.basename(member.name) for member in archive if member.isfile()}
+    finally:
+        archive.close()
 
 
 def _fetch_trace(app: AppRun) -> TraceLog | None:

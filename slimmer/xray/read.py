@@ -48,7 +48,8 @@ def xray_image(docker, reference: str, *, duplicates: bool = True) -> XrayReport
         return xray_archive(reference[len(ARCHIVE_PREFIX):], duplicates=duplicates, reference=reference)
     from ..inspect import inspect_image
     info = inspect_image(docker, reference, content_size=False)   # the one docker save below gives the sizes
-    saved = read_image(docker.export_image(info.id), duplicates=duplicates)
+    with docker.export_image(info.id) as stream:
+        saved = read_image(stream, duplicates=duplicates)
     return analyse(saved.layers, layer_instructions(saved, info), image=reference, image_id=info.id,
                    base_image=dict(info.config.labels).get(BASE_LABEL, ""))
 

@@ -87,9 +87,14 @@ def test_artifacts_rebuild_the_same_image(slimmed, docker_client, ledger):
     """`docker build ARTIFACTS` gives an image with exactly the slim image's files."""
     result = slimmed("python-flask")
     assert result.proc.returncode == 0, result.explain()
-    # --report put the report elsewhere: nothing but what the build needs
-    # (generated/: the dpkg status trimmed to the packages left, rule package-metadata)
-    assert set(os.listdir(result.artifacts)) == {".dockerignore", "Dockerfile", "keep.list", "sensor", "generated"}
+    # --report put the report elsewhere: nothing but what the build needs (generated/: the
+    # dpkg status trimmed to the packages left, rule package-metadata; image-config.json: the
+    # slim image's config for the builder-less build) and removed.list, which .dockerignore
+    # keeps out of the build context
+    assert set(os.listdir(result.artifacts)) == {".dockerignore", "Dockerfile", "keep.list", "sensor", "generated",
+                                                  "image-config.json", "removed.list"}
+    with open(os.path.join(result.artifacts, ".dockerignore")) as handle:
+        assert "removed.list" not in handle.read()
     assert os.listdir(os.path.join(result.artifacts, "generated", "var", "lib", "dpkg")) == ["status"]
     rebuilt = ledger.image("slimmer-test/rebuilt:latest")
     _build_recording_images(result.artifacts, rebuilt, ledger)

@@ -251,7 +251,7 @@ class FakeDocker:
     def remove_container(self, container_id: str) -> None:
         self.containers.pop(container_id, None)
 
-    def cleanup(self) -> dict:
+    def cleanup(self, settle_s: float = 0.0) -> dict:
         removed = {"containers": len(self.containers), "images": len(self.tracked)}
         self.containers.clear()
         for tag in self.tracked:
