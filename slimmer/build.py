@@ -33,6 +33,7 @@ import os
 import posixpath
 import tarfile
 import tempfile
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
@@ -72,12 +73,31 @@ def build_with_builder(docker: DockerPort, artifacts: Artifacts, tag: str, emit:
        is removed afterwards; the slim image is the only thing left behind;
     3. each builder step reaches EMIT as a BuildStep event.
     """
+    check_original(docker, artifacts)
     image_id = ""
     try:
         image_id = docker.build(artifacts.directory, tag, on_step=lambda step: emit(step))
     finally:
         docker.remove_intermediate(keep=[image_id] if image_id else [])
     return BuiltImage(tag=tag, id=image_id, size_bytes=docker.image_size(image_id))
+
+
+def check_original(docker: DockerPort, artifacts: Artifacts) -> None:
+    """The Dockerfile's FROM name must still be the image that was slimmed (its ID is pinned
+    in image-config.json and in the Dockerfile's comment): a tag moved since would make the
+    builder collect from another image."""
+    path = os.path.join(artifacts.directory, SLIM_CONFIG_NAME)
+    if not os.path.isfile(path):
+        return                      # an artifacts directory from before image-config.json
+    with open(path, encoding="utf-8") as handle:
+        original = json.load(handle)["original"]
+    if original["from"] == original["id"]:
+        return
+    now = docker.inspect_image(original["from"])["Id"]
+    if now != original["id"]:
+        raise SlimError("the Dockerfile's original now names another image",
+                        f"{original['from']} is {now}, was {original['id']} when slimmed",
+                        f"tag it back (docker tag {original['id']} {original['from']}) or run slim build again")
 
 
 class Refused(Exception):
@@ -96,11 +116,17 @@ def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Em
     original_id = slim_config["original"]["id"]
     emit(BuildStep(1, 3, f"collect the kept files in a container of {original_id[:19]}"))
     container = _collect(docker, original_id, artifacts)
+    removal = threading.Thread(target=docker.remove_container, args=(container,), name="slimmer-collect-rm")
     try:
         emit(BuildStep(2, 3, "stream the collected files into the slim layer"))
         with _spool() as layer:
-            diff_id, content_bytes = write_layer(_archive(docker, container), layer,
-                                                 os.path.join(artifacts.directory, GENERATED_DIR))
+            collected = _archive(docker, container)
+            try:
+                diff_id, content_bytes = write_layer(collected, layer,
+                                                     os.path.join(artifacts.directory, GENERATED_DIR))
+            finally:
+                collected.close()     # also when interrupted (a tar's `with` does not close then): see _archive
+            removal.start()          # the collected files are out: the container goes while the image loads
             emit(BuildStep(3, 3, f"docker load {tag}"))
             config = image_config(slim_config, diff_id)
             try:
@@ -110,7 +136,10 @@ def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Em
             except SlimError as exc:
                 raise Refused(f"docker load: {exc.value}") from exc
     finally:
-        docker.remove_container(container)
+        if removal.ident is not None:
+            removal.join()
+        else:
+            docker.remove_container(container)
     image_id = docker.inspect_image(tag)["Id"]
     if tag not in loaded and image_id not in loaded:
         raise SlimError("docker load did not load the slim image", f"{tag}: daemon said {loaded}",
@@ -160,6 +189,8 @@ def _inputs_tar(artifacts: Artifacts) -> bytes:
 
 
 def _archive(docker: DockerPort, container: str) -> tarfile.TarFile:
+    """The collected tree as a tar stream. Close it before removing the container: the
+    daemon holds a container whose archive is still being sent, and its removal waits."""
     try:
         archive = docker.get_archive(container, COLLECT_ROOT)
     except DaemonFailed:

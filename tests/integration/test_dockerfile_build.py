@@ -194,3 +194,37 @@ def test_slim_image_holds_exactly_the_keep_set(built):
     assert "/data" not in index             # VOLUME makes no layer entry: Docker creates it at run time
     assert sorted(os.listdir(built["artifacts"].directory)) == [".dockerignore", "Dockerfile", "image-config.json",
                                                                  "keep.list", "sensor"]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("step", ["get_archive", "load_image"])
+def test_an_interrupted_builderless_build_leaves_nothing_behind(built, step):
+    """Ctrl-C while the collected files stream out, or while the image loads: the collect
+    container is gone when load_slim_image returns, and no image carries the tag."""
+    adapter = Docker()
+    tag = f"slimmer-test-df-interrupted:{uuid.uuid4().hex[:10]}"
+    real = getattr(adapter, step)
+
+    def interrupted(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if step == "load_image":      # the daemon has the whole image: interrupt right after
+            raise KeyboardInterrupt
+        real_next, read = result.next, []
+
+        def next_member():            # Ctrl-C while the collected tree streams out
+            read.append(1)
+            if len(read) > 3:
+                raise KeyboardInterrupt
+            return real_next()
+        result.next = next_member
+        return result
+    setattr(adapter, step, interrupted)
+    adapter.track_image(tag)          # as the pipeline does with its work tag
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            load_slim_image(adapter, built["artifacts"], tag)
+        left = docker("ps", "-a", "-q", "--filter", f"label=slimmer.session={adapter.session}").split()
+        assert left == []
+    finally:
+        adapter.cleanup()
+    assert subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0

@@ -39,3 +39,13 @@ def test_index_debian_bookworm_slim():
     # about 75 MB streamed in one pass: a generous bound that still catches a quadratic slip
     assert elapsed < 20, f"indexing took {elapsed:.1f}s"
     print(f"indexed {len(index)} entries of {IMAGE} in {elapsed:.2f}s")
+
+    # its size (docs/BUILD.md): the content of its regular files (one layer: the merged view's),
+    # known without a second docker save now that its layer was read; on overlay2 the API's
+    # Size, the layer's disk usage, adds the symlinks' targets
+    files = [e for e in index.entries.values() if e.type is EntryType.FILE]
+    started = time.monotonic()
+    assert docker.image_size(image_id) == sum(e.size for e in files)
+    assert time.monotonic() - started < 1
+    symlinks = sum(len(e.link_target.encode()) for e in index.entries.values() if e.type is EntryType.SYMLINK)
+    assert int(docker.inspect_image(image_id)["Size"]) == sum(e.size for e in files) + symlinks
