@@ -34,7 +34,6 @@ import posixpath
 import tarfile
 import tempfile
 import threading
-from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from . import sensor as sensor_stage
@@ -303,20 +302,9 @@ def _generated_entries(directory: str) -> dict[str, tuple[tarfile.TarInfo, str]]
     return entries
 
 
-@dataclass
-class _Spool:
-    file: BinaryIO
-
-    def __enter__(self):
-        return self.file
-
-    def __exit__(self, *exc):
-        self.file.close()
-        return False
-
-
-def _spool() -> _Spool:
-    return _Spool(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
+def _spool() -> BinaryIO:
+    """Where the layer tar waits for its size and digest (docker load needs both first)."""
+    return tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
 
 
 # --- the image -----------------------------------------------------------------------
