@@ -51,7 +51,6 @@ import json
 import posixpath
 import tarfile
 import zlib
-import weakref
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterable
 
@@ -381,7 +380,6 @@ class _ParsedLayer:
 
 def _with_layer(entry: FsEntry, index: int, copy: bool = False) -> FsEntry:
     if copy:
-        from dataclasses import replace
         return replace(entry, layer=index)
     # The entry is not shared with anyone yet: set its layer in place rather than
     # copying every entry of the image once the manifest order is known.
@@ -613,10 +611,7 @@ class MergedTree:
         if "/" not in self.entries:
             self.entries["/"] = FsEntry(path="/", type=EntryType.DIR, mode=0o755, uid=0, gid=0,
                                         size=0, link_target=None, layer=0)
-        index = ImageIndex(entries=self.entries, contents={})
-        _CHILDREN[id(index)] = {d: sorted(k) for d, k in self._kids.items() if k}
-        weakref.finalize(index, _CHILDREN.pop, id(index), None)
-        return index
+        return ImageIndex(entries=self.entries, contents={})
 
 
 def merge_layers(layers: Iterable[LayerFiles], on_hidden: HiddenCallback | None = None) -> ImageIndex:
@@ -636,21 +631,9 @@ def merge_layers(layers: Iterable[LayerFiles], on_hidden: HiddenCallback | None 
 
 # --- reading the index -----------------------------------------------------------------
 
-_CHILDREN: dict[int, dict[str, list[str]]] = {}
-
-
 def children(index: ImageIndex, directory: str) -> list[FsEntry]:
-    """The entries directly inside DIRECTORY, sorted by path (computed once per index)."""
-    table = _CHILDREN.get(id(index))
-    if table is None:
-        built: dict[str, list[str]] = {}
-        for path in index.entries:
-            if path != "/":
-                built.setdefault(posixpath.dirname(path), []).append(path)
-        table = {d: sorted(k) for d, k in built.items()}
-        _CHILDREN[id(index)] = table
-        weakref.finalize(index, _CHILDREN.pop, id(index), None)
-    return [index.entries[path] for path in table.get(normalise(directory), ())]
+    """The entries directly inside DIRECTORY, sorted by path (ImageIndex.children)."""
+    return [index.entries[path] for path in index.children(normalise(directory))]
 
 
 def walk(index: ImageIndex, top: str = "/") -> Iterable[FsEntry]:
