@@ -649,14 +649,16 @@ def walk(index: ImageIndex, top: str = "/") -> Iterable[FsEntry]:
             stack.extend(reversed([kid.path for kid in children(index, path)]))
 
 
-def bytes_by_top_dir(index: ImageIndex) -> dict[str, int]:
+def bytes_by_top_dir(index: ImageIndex, only: Iterable[str] | None = None) -> dict[str, int]:
     """Content bytes per top-level directory ("/usr": ...); files at the root count as "/".
+    ONLY: count just these paths (the slim image's keep set).
 
     Hardlinks are not counted again: their content belongs to the first name.
     """
     totals: dict[str, int] = {}
-    for entry in index.entries.values():
-        if entry.type is not EntryType.FILE:
+    entries = index.entries.values() if only is None else (index.get(path) for path in only)
+    for entry in entries:
+        if entry is None or entry.type is not EntryType.FILE:
             continue
         parts = entry.path.split("/", 2)
         top = "/" + parts[1] if len(parts) > 2 else "/"

@@ -239,12 +239,9 @@ def run_context_section(runs) -> dict:
 
 
 def kept_bytes_by_top_dir(keep_set: KeepSet, index: ImageIndex) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for path in keep_set.paths():
-        entry = index.get(path)
-        if entry is not None and entry.type is EntryType.FILE:
-            top = "/" + path.split("/")[1] if path.count("/") > 1 else "/"
-            sizes[top] = sizes.get(top, 0) + entry.size
+    """The slim image's bytes per top-level directory, largest first."""
+    from .imagefs import bytes_by_top_dir
+    sizes = bytes_by_top_dir(index, only=keep_set.paths())
     return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
 
 

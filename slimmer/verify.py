@@ -38,7 +38,6 @@ ERROR_SIGNATURES = re.compile(
     r"error while loading shared libraries|Can't locate \S+ in @INC|LoadError|cannot load such file|"
     r"Cannot find module|No such file or directory|command not found|not found in PATH|"
     r"NoClassDefFoundError|ClassNotFoundException|UnsatisfiedLinkError|symbol lookup error")
-_NEVER_JUDGED = ("/proc", "/sys", "/dev", sensor.SENSOR_DIR)
 
 
 @dataclass(frozen=True)
@@ -140,20 +139,21 @@ def removed_reached(slim_run: SlimRun, index: ImageIndex, keep_set: KeepSet,
     """(path, probe) for each file the slim app tried to reach that the original image
     has and the slim image lacks: the path itself, or a symlink on the way to it."""
     from .keep import resolve
+    from .keep.core import never_kept
     if slim_run.trace is None:
         return []
     found: dict[str, str] = {}
     names = slim_run.exec_logs
     for traced in slim_run.trace.paths.values():
         path = os.path.normpath(traced.path)
-        if _under(path, _NEVER_JUDGED) or _under(path, mount_targets):
+        if never_kept(path) or _under(path, mount_targets):
             continue
         resolution = resolve(index, path)
         missing = [link for link in resolution.symlinks if link not in keep_set]
         if resolution.path is not None and resolution.path != "/" and resolution.path not in keep_set:
             missing.append(resolution.path)
         for real in missing:
-            if not _under(real, _NEVER_JUDGED):
+            if not never_kept(real):   # what the slim image can never hold is never judged
                 found.setdefault(real, _who(traced, names))
     return sorted(found.items())
 
