@@ -21,15 +21,17 @@
  *     setuid-family call returns, the sensor injects prctl(PR_SET_DUMPABLE, 1)
  *     into the process (a stop at that call's exit, the same registers with the
  *     prctl number, rip back over the `syscall` instruction, then the saved
- *     registers restored), and PTRACE_PEEKDATA works again. /proc/PID/cwd and
- *     fd/N stay closed to a root sensor for another uid: they are read with the
+ *     registers restored), and PTRACE_PEEKDATA works again. The task's signals
+ *     are blocked (PTRACE_SETSIGMASK) from that exit to the prctl's exit, so no
+ *     handler runs while it cannot be read; pending ones come right after.
+ *     /proc/PID/cwd and fd/N stay closed to a root sensor for another uid: they are read with the
  *     sensor's fsuid/fsgid switched to the process's, and the cwd is also
  *     cached per task (inherited at fork, updated on chdir).
  *     Every stop of the injection is confirmed with PTRACE_GET_SYSCALL_INFO
  *     (Linux 5.3+): the setuid call's exit (its number; an entry stop is waited
  *     past), then the entry of exactly our prctl (its number, argument and
- *     address). A signal handler that runs in
- *     between, making syscalls of its own, is let through untouched; the
+ *     address). Should a signal handler still run in between (without
+ *     PTRACE_SETSIGMASK), making syscalls of its own, it is let through untouched; the
  *     registers are put back only at our prctl's exit. Older kernels: the
  *     stops are taken in the post-4.8 order, unconfirmed.
  *  6. The main process's exit ends the trace: the log is completed and the
@@ -56,6 +58,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
@@ -67,6 +70,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef PTRACE_GETSIGMASK
+#define PTRACE_GETSIGMASK 0x420a
+#define PTRACE_SETSIGMASK 0x420b
+#endif
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -150,6 +158,8 @@ struct task_memory {
     long creds_nr;                      /* the setuid-family call being injected after */
     unsigned long foreign_stops;        /* a signal handler's syscall stops meanwhile */
     struct user_regs_struct saved;
+    uint64_t saved_mask;                /* the task's signal mask before the injection */
+    int mask_saved;
 };
 
 static struct task_memory tasks[TASK_SLOTS];
@@ -430,6 +440,28 @@ static int syscall_stop_kind(pid_t tid, struct __ptrace_syscall_info *info)
     return info->op;
 }
 
+/* Signals stay pending while the injection runs: the kernel would deliver them on the
+ * way back to user space, before our prctl, to a handler whose syscalls could not be
+ * read while the process is not dumpable (rule 5). SIGKILL and SIGSTOP cannot be blocked. */
+static int sigmask_works = 1;
+
+static void block_signals(pid_t tid, struct task_memory *state)
+{
+    uint64_t all = ~(uint64_t)0;
+    state->mask_saved = sigmask_works
+        && ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof state->saved_mask, &state->saved_mask) == 0
+        && ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof all, &all) == 0;
+}
+
+static void end_injection(pid_t tid, struct task_memory *state)
+{
+    if (state->mask_saved
+        && ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof state->saved_mask, &state->saved_mask) != 0)
+        say("cannot restore the signal mask of %d after making it dumpable", (int)tid);
+    state->mask_saved = 0;
+    state->injection = INJECT_NONE;
+}
+
 /* A syscall stop of a task in the middle of rule 5's injection; returns 1 when
  * the next stop is needed (resume with PTRACE_SYSCALL), 0 when done. */
 static int continue_injection(pid_t tid, struct task_memory *state)
@@ -437,7 +469,7 @@ static int continue_injection(pid_t tid, struct task_memory *state)
     struct user_regs_struct regs;
     struct __ptrace_syscall_info info;
     if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) != 0) {
-        state->injection = INJECT_NONE;
+        end_injection(tid, state);
         return 0;
     }
     int kind = syscall_stop_kind(tid, &info);
@@ -457,8 +489,9 @@ static int continue_injection(pid_t tid, struct task_memory *state)
         regs.rdi = PR_SET_DUMPABLE;
         regs.rsi = 1;
         regs.rip -= 2;                  /* back over the 2-byte `syscall` instruction */
+        block_signals(tid, state);
         if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) != 0) {
-            state->injection = INJECT_NONE;
+            end_injection(tid, state);
             return 0;
         }
         state->injection = INJECT_AWAIT_ENTRY;
@@ -482,7 +515,7 @@ static int continue_injection(pid_t tid, struct task_memory *state)
         if (ptrace(PTRACE_SETREGS, tid, NULL, &state->saved) != 0)
             say("cannot restore registers of %d after making it dumpable", (int)tid);
         debug("made %d dumpable again (prctl returned %ld)", (int)tid, (long)regs.rax);
-        state->injection = INJECT_NONE;
+        end_injection(tid, state);
         return 0;
     default:
         return 0;
@@ -652,6 +685,9 @@ int trace_main(const char *log_dir, char **argv, int run_mode)
     const char *no_info = getenv("SLIM_SENSOR_NO_SYSCALL_INFO");
     if (no_info && no_info[0] && strcmp(no_info, "0") != 0)
         syscall_info_works = 0;         /* the tests' way to rule 5 as on a kernel < 5.3 */
+    const char *no_mask = getenv("SLIM_SENSOR_NO_SIGMASK");
+    if (no_mask && no_mask[0] && strcmp(no_mask, "0") != 0)
+        sigmask_works = 0;              /* the tests' way to handlers inside rule 5's injection */
     if (log_open(log_dir, run_mode ? "run" : "trace") != 0)
         return 1;
     /* orphans of the app come to us (not PID 1 in run mode / on a host) so we reap them */

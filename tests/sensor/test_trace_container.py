@@ -51,15 +51,22 @@ def test_app_that_drops_root_without_exec_is_still_traced(request, traced, image
 
 
 @pytest.mark.parametrize("image_fixture", IMAGES)
-def test_signal_handlers_during_setuid_leave_the_app_intact_and_traced(request, traced, image_fixture):
-    """A timer signal whose handler makes syscalls lands between the stops of the
-    prctl(PR_SET_DUMPABLE) injection after setgid and setuid: every handler runs to its
-    end, and what each child touches afterwards is read (the process is dumpable again)."""
-    run = traced(request.getfixturevalue(image_fixture), ["/workload", "signalled-drop", "1000", WORKDIR, "20"])
+@pytest.mark.parametrize("mask", ["blocked", "unblocked"])
+def test_signal_handlers_during_setuid_leave_the_app_intact_and_traced(request, traced, image_fixture, mask):
+    """A timer signal whose handler makes syscalls is pending at the stops of the
+    prctl(PR_SET_DUMPABLE) injection after setgid and setuid (each call is repeated until
+    one lands): every handler runs to its end, and what each child touches afterwards is
+    read (the process is dumpable again). "blocked": the sensor holds signals back during
+    the injection, so the handler's own call is read too. "unblocked" (as without
+    PTRACE_SETSIGMASK): handlers run inside the injection, and the app must not notice."""
+    environment = {"SLIM_SENSOR_NO_SIGMASK": "1"} if mask == "unblocked" else None
+    run = traced(request.getfixturevalue(image_fixture), ["/workload", "signalled-drop", "1000", WORKDIR, "20"],
+                 environment=environment)
     assert run.wait(timeout=120) == 0, run.logs()
     assert "20 of 20 children dropped privileges cleanly" in run.logs()
     log = run.trace()
-    assert f"{WORKDIR}/from-handler.txt" in log.paths
+    if mask == "blocked":
+        assert f"{WORKDIR}/from-handler.txt" in log.paths
     assert {f"{WORKDIR}/after-drop-{i}.txt" for i in range(20)} <= set(log.paths)
 
 

@@ -250,15 +250,18 @@ def test_at_empty_path_with_a_non_empty_path_is_traced(sensor_binary, workload, 
     }
 
 
-def test_signal_handlers_making_syscalls_during_setuid_are_left_intact(sensor_binary, workload, tmp_path):
+@pytest.mark.parametrize("mask", ["blocked", "unblocked"])
+def test_signal_handlers_making_syscalls_during_setuid_are_left_intact(sensor_binary, workload, tmp_path, mask):
     """The sensor injects prctl(PR_SET_DUMPABLE) after every setuid-family call. A timer
-    signal whose handler makes syscalls (trapped and not) lands between those stops; the
-    handler must run to its end and the process continue unharmed, every time."""
+    signal whose handler makes syscalls (trapped and not) is pending at those stops; the
+    handler must run to its end and the process continue unharmed, every time: held back
+    until the prctl is done ("blocked") or, as without PTRACE_SETSIGMASK, run in between."""
     data_dir = str(tmp_path / "data")
     os.mkdir(data_dir)
     os.chmod(tmp_path, 0o755)
+    env = {**os.environ, "SLIM_SENSOR_NO_SIGMASK": "1"} if mask == "unblocked" else None
     done = run_sensor(sensor_binary, tmp_path / "log", [workload, "signalled-drop", "1000", data_dir, "30"],
-                      timeout=120)
+                      env=env, timeout=120)
     assert done.returncode == 0, (done.stdout, done.stderr[-3000:])
     assert b"30 of 30 children dropped privileges cleanly" in done.stdout
     log = read_log_dir(tmp_path / "log")

@@ -10,7 +10,7 @@
  *   workload empty-path-flag DIR  newfstatat/statx with AT_EMPTY_PATH: with non-empty paths
  *                              in DIR (ordinary lookups) and with "" and NULL (the fd itself)
  *   workload signalled-drop UID DIR N  N children each drop to UID (setgid+setuid) while a
- *                              20 us timer runs a handler that makes syscalls; exit 1 when
+ *                              timer (20 us down to 1 us, each call repeated until a signal lands during it) runs a handler that makes syscalls; exit 1 when
  *                              a handler was cut short, a signal stayed blocked or an id is wrong
  *   workload script-mode FILE  the interpreter of DIR/script (#!/workload script-mode)
  *   workload exit N            exit with status N
@@ -181,11 +181,14 @@ static int empty_path_flag(void)
 /* signalled-drop: the handler counts how often it began and how often it finished. A
  * tracer that takes one of its syscalls for another (rule 5 of trace.c) and puts back the
  * registers of the interrupted setuid jumps out of the handler: begun > finished, and the
- * signal stays blocked in the main flow. The timer fires every 20 us from just before
- * each call, so a signal is pending whenever the tracer resumes the process from a stop;
- * a budget per call stops it, or a traced handler (slower than 20 us) would never let
- * the main flow go on. */
+ * signal stays blocked in the main flow. The timer fires every few microseconds from just
+ * before each call, so a signal is pending whenever the tracer resumes the process from a
+ * stop; a budget per call stops it, or a traced handler (slower than the period) would never
+ * let the main flow go on. On a fast machine the call and all its stops can end within one
+ * period, so each call is repeated (setgid and setuid to the ids already held are allowed)
+ * with a shorter period until a handler ran while it was under way. */
 #define SIGNALS_PER_CALL 16
+#define ATTEMPTS_PER_CALL 200
 static volatile sig_atomic_t handler_begun, handler_finished, signals_left;
 
 static void set_timer(long usec)
@@ -211,6 +214,27 @@ static void busy_handler(int sig)
     errno = saved;
 }
 
+static int call_setgid(unsigned id) { return setgid(id); }
+static int call_setuid(unsigned id) { return setuid(id); }
+
+/* 0 when every attempt of CALL succeeded and a signal landed during one of them */
+static int call_while_signalled(int (*call)(unsigned), unsigned id)
+{
+    static const long periods[] = { 20, 10, 5, 2, 1 };
+    int failed = 0;
+    for (int attempt = 0; attempt < ATTEMPTS_PER_CALL; attempt++) {
+        int begun = handler_begun;
+        signals_left = SIGNALS_PER_CALL;
+        set_timer(periods[attempt % 5]);
+        failed |= call(id) != 0;
+        set_timer(0);
+        if (handler_begun != begun)
+            return failed;
+    }
+    fprintf(stderr, "no signal landed during %d calls\n", ATTEMPTS_PER_CALL);
+    return 1;
+}
+
 static int signalled_drop_child(const char *uid_text, int index)
 {
     unsigned id = (unsigned)atoi(uid_text);
@@ -221,14 +245,8 @@ static int signalled_drop_child(const char *uid_text, int index)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
     int failed = setgroups(0, NULL) != 0;
-    signals_left = SIGNALS_PER_CALL;
-    set_timer(20);
-    failed |= setgid(id) != 0;
-    set_timer(0);
-    signals_left = SIGNALS_PER_CALL;
-    set_timer(20);
-    failed |= setuid(id) != 0;
-    set_timer(0);
+    failed |= call_while_signalled(call_setgid, id);
+    failed |= call_while_signalled(call_setuid, id);
     sigset_t blocked;
     sigprocmask(SIG_BLOCK, NULL, &blocked);
     if (failed || getuid() != id || getgid() != id || geteuid() != id) {
