@@ -185,7 +185,7 @@ def _build(docker: DockerPort, request: BuildRequest, emit: Emit, timer: _Timer)
 def _slim(docker: DockerPort, request: BuildRequest, image, tag: str, emit: Emit, timer: _Timer) -> BuildOutcome:
     """Trace, keep, build, verify (and repair), report: the part that runs in the run context."""
     # The index streams `docker save` while the app runs under the sensor.
-    indexer = _Indexer(docker, image.id, timer)
+    indexer = _Indexer(docker, image, timer)
     with timer.stage("trace"):
         runs = trace_runs(docker, image, request, emit)
     index = indexer.result()
@@ -425,11 +425,12 @@ def failure_messages(verification: Verification | None, gates) -> list[str]:
 
 
 class _Indexer:
-    """imagefs.index_image on a thread: `docker save` streams while the app is traced."""
+    """imagefs.index_image_cached on a thread: `docker save` streams while the app is traced,
+    unless the layer cache holds every layer of the image."""
 
-    def __init__(self, docker: Docker, image_id: str, timer: _Timer):
+    def __init__(self, docker: Docker, image, timer: _Timer):
         self.box: dict = {}
-        self.thread = threading.Thread(target=_index_into, args=(docker, image_id, self.box, timer), daemon=True)
+        self.thread = threading.Thread(target=_index_into, args=(docker, image, self.box, timer), daemon=True)
         self.thread.start()
 
     def result(self) -> ImageIndex:
@@ -461,11 +462,12 @@ def write_artifacts(directory: str | None, image, keep_set, index):
                         "free some space or choose another directory with --artifacts DIR") from exc
 
 
-def _index_into(docker: Docker, image_id: str, box: dict, timer: _Timer) -> None:
+def _index_into(docker: Docker, image, box: dict, timer: _Timer) -> None:
     try:
         with timer.stage("index"):
-            with docker.export_image(image_id) as stream:
-                box["index"] = imagefs.index_image(stream)
+            box["index"] = imagefs.index_image_cached([layer.digest for layer in image.layers],
+                                                      lambda: docker.export_image(image.id),
+                                                      imagefs.default_cache()).index
     except SlimError as exc:
         box["error"] = exc
     except Exception as exc:  # surfaced in the main thread with what failed

@@ -1,0 +1,71 @@
+"""The image index (the stage's output), from a `docker save` stream or from the layer cache.
+
+index_image_cached, the way `slim build` indexes:
+  1. the layers' records are looked up in the cache by the diff_ids Docker reports
+     (`docker image inspect`'s RootFS.Layers);
+  2. all of them cached: the index is merged from the cache; `docker save` is not
+     read at all, and the layers' content sizes (the image's size) come along;
+  3. some cached: `docker save` is read once, and the layers the cache names by
+     their member name are passed over unparsed (the daemon writes the whole stream
+     either way; reading past a layer costs a fraction of parsing it: bench/build_bench.py);
+  4. a member passed over that turns out to be another layer (a damaged cache) makes
+     the index read the stream again, parsing everything.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Sequence
+
+from ..model import ImageIndex
+from .cache import LayerCache
+from .merge import merge_layers
+from .saved import CacheMismatch, read_saved_image, variant
+from .size import remember_size
+
+_INDEX_VARIANT = variant(hashes=False, elf=True)
+
+
+def index_image(stream: BinaryIO) -> ImageIndex:
+    """The merged filesystem of the image in a `docker save` stream."""
+    return merge_layers(read_saved_image(stream).layers)
+
+
+@dataclass(frozen=True)
+class IndexRead:
+    """An index and how it was obtained."""
+    index: ImageIndex
+    layers: int                  # layers in the image
+    from_cache: int              # of which taken from the layer cache
+    save_read: bool              # whether `docker save` was read at all
+
+    @property
+    def parsed(self) -> int:
+        """Layers parsed from the `docker save` stream."""
+        return self.layers - self.from_cache if self.save_read else 0
+
+
+def index_image_cached(diff_ids: Sequence[str], open_save: Callable[[], AbstractContextManager[BinaryIO]],
+                       cache: LayerCache | None) -> IndexRead:
+    """The index of the image with these layers (module docstring); OPEN_SAVE opens its
+    `docker save` stream when it is needed; CACHE None reads the stream every time."""
+    diff_ids = list(diff_ids)
+    known = {}
+    if cache is not None:
+        for diff_id in dict.fromkeys(diff_ids):
+            record = cache.get(diff_id, _INDEX_VARIANT)
+            if record is not None:
+                known[diff_id] = record
+    if diff_ids and len(known) == len(set(diff_ids)):
+        layers = [known[diff_id].files("", index, diff_id) for index, diff_id in enumerate(diff_ids)]
+        for layer in layers:
+            remember_size(layer.digest, layer.size_bytes)
+        return IndexRead(merge_layers(layers), len(layers), len(layers), save_read=False)
+    try:
+        with open_save() as stream:
+            saved = read_saved_image(stream, cache=cache, known=known)
+    except CacheMismatch:
+        known = {}
+        with open_save() as stream:
+            saved = read_saved_image(stream, cache=cache)
+    return IndexRead(merge_layers(saved.layers), len(saved.layers), saved.from_cache, save_read=True)
