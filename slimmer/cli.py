@@ -272,8 +272,8 @@ def _write_build_html(path: str, doc) -> None:
 def add_xray_parser(commands) -> None:
     from . import xray
     sub = commands.add_parser("xray", help="analyse an image's layers (like dive; docs/XRAY.md)")
-    sub.add_argument("image", help="an image reference, or docker-archive:FILE.tar (a docker save file; "
-                                   "read without Docker)")
+    sub.add_argument("image", help="an image reference; read without Docker: docker-archive:FILE.tar (a docker "
+                                   "save file), oci:DIR[:REF] or an OCI layout DIR, oci-archive:FILE.tar")
     sub.add_argument("--json", action="store_true")
     sub.add_argument("--html", metavar="FILE")
     sub.add_argument("--tree", metavar="LAYER",
@@ -310,7 +310,7 @@ def run_xray(args) -> int:
     if args.ci and all(value is None for value in rules.values()):
         rules = {**xray.DEFAULT_RULES, **rules}      # a rule switched off stays off
     docker = None
-    if not args.image.startswith(xray.ARCHIVE_PREFIX):
+    if xray.needs_docker(args.image):
         from .docker_api import Docker
         docker = Docker()
     report = xray.xray_image(docker, args.image)

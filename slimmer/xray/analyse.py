@@ -20,7 +20,7 @@ ADDed by the base image, or a bottom layer with no instruction) is context.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..imagefs import LayerFiles, MergedTree, stored_bytes
 from ..model import EntryType, FsEntry, ImageIndex
@@ -29,6 +29,7 @@ from .report import Change, Duplicate, LayerReport, SizedPath, XrayReport
 from .tree import file_changes
 
 TOP_N = 20
+ContentHashes = Callable[[list[FsEntry]], Mapping[tuple[int, str], str]]
 
 # Package-manager caches worth naming; each pattern matches a path in the final filesystem.
 CACHE_KINDS: tuple[tuple[str, re.Pattern], ...] = (
@@ -60,8 +61,12 @@ def is_imported(created_by: str, index: int) -> bool:
 
 def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, image: str = "",
             image_id: str = "", finding_min_bytes: int = MB, big_layer_ratio: float = 0.5,
-            base_image: str = "") -> XrayReport:
-    """The xray report of LAYERS (bottom first); INSTRUCTIONS name the step that made each one."""
+            base_image: str = "", content_hashes: ContentHashes | None = None) -> XrayReport:
+    """The xray report of LAYERS (bottom first); INSTRUCTIONS name the step that made each one.
+
+    content_hashes(entries) -> {(layer, path): sha256} reads the content of the files whose
+    sizes collide (duplicates); without it, the layers' own hash tables are used when they have
+    them (imagefs read with hashes=True)."""
     layers = sorted(layers, key=lambda item: item.index)
     instructions = list(instructions) + [""] * (len(layers) - len(instructions))
     hidden: dict[tuple[int, int, str], list[int]] = {}     # (by layer, from layer, how) -> [count, bytes]
@@ -119,7 +124,7 @@ def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, i
                     changes=trees[position], imported=is_imported(instructions[position], position))
         for position, layer in enumerate(layers))
 
-    duplicates = _duplicates(files, layers)
+    duplicates = _duplicates(files, layers, content_hashes)
     dir_totals = _dir_totals(index)
     largest_files = tuple(SizedPath(e.path, e.size, e.layer)
                           for e in sorted(files, key=lambda e: (-e.size, e.path))[:TOP_N])
@@ -166,14 +171,28 @@ DUPLICATE_NOISE = re.compile(
     r"^/var/lib/postgresql/.*/(?:base|global|pg_\w+)/|^/var/lib/mysql/|^/var/lib/dpkg/info/")
 
 
-def _duplicates(files: list[FsEntry], layers: Sequence[LayerFiles]) -> tuple[Duplicate, ...]:
-    hashes_by_layer = {layer.index: layer.hashes for layer in layers}
-    groups: dict[str, list[FsEntry]] = {}
+def _duplicates(files: list[FsEntry], layers: Sequence[LayerFiles],
+                content_hashes: ContentHashes | None) -> tuple[Duplicate, ...]:
+    """Identical files of the final filesystem:
+      1. grouped by size first: a file whose size no other file has is never read;
+      2. the files of a size shared by two or more are hashed (sha256), grouped by digest;
+      3. empty files and DUPLICATE_NOISE are left out (findings.py's rule c)."""
+    by_size: dict[int, list[FsEntry]] = {}
     for entry in files:
-        table = hashes_by_layer.get(entry.layer)
-        if not entry.size or not table or entry.path not in table or DUPLICATE_NOISE.search(entry.path):
-            continue
-        groups.setdefault(table[entry.path], []).append(entry)
+        if entry.size and not DUPLICATE_NOISE.search(entry.path):
+            by_size.setdefault(entry.size, []).append(entry)
+    colliding = [entry for group in by_size.values() if len(group) > 1 for entry in group]
+    if content_hashes is not None:
+        digests = content_hashes(colliding) if colliding else {}
+    else:
+        tables = {layer.index: layer.hashes or {} for layer in layers}
+        digests = {(e.layer, e.path): tables[e.layer][e.path] for e in colliding
+                   if e.path in tables.get(e.layer, {})}
+    groups: dict[str, list[FsEntry]] = {}
+    for entry in colliding:
+        digest = digests.get((entry.layer, entry.path))
+        if digest is not None:
+            groups.setdefault(digest, []).append(entry)
     found = [Duplicate(digest, group[0].size, tuple(sorted(e.path for e in group)))
              for digest, group in groups.items() if len(group) > 1]
     found.sort(key=lambda d: (-d.wasted_bytes, d.paths))

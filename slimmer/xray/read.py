@@ -1,17 +1,19 @@
-"""Reading an image for xray: one streaming pass over its `docker save`, and one call for the CLI and lint.
+"""Reading an image for xray: its layers' tar headers, then the content of the few files that need it.
 
   1. an image reference is inspected (config, labels, and each layer's
-     instruction from `docker history`) and its `docker save` streamed once; that
-     one pass gives every layer's files, sizes and content hashes;
-  2. `docker-archive:FILE.tar` (plain or gzip-compressed) is read from the file,
-     no Docker needed; each layer's instruction comes from the archive's config
-     history, read by slimmer.history.instruction;
+     instruction from `docker history`) and its `docker save` streamed once into
+     a temporary file (layout.py's spool); `docker-archive:FILE.tar`,
+     `oci-archive:FILE.tar`, `oci:DIR[:REF]` and an OCI layout DIR are read in
+     place, no Docker needed; each layer's instruction then comes from the
+     config history, read by slimmer.history.instruction;
+  2. every layer is scanned by its tar headers (scan.py): file bytes are read
+     only to hash the files whose sizes collide (analyse's duplicates);
   3. without exactly one instruction per layer, every layer's is "".
 """
 from __future__ import annotations
 
-import os
-import re
+import contextlib
+from dataclasses import replace
 from typing import BinaryIO
 
 from ..errors import BadInput
@@ -19,14 +21,17 @@ from ..history import instruction
 from ..imagefs import SavedImage, read_saved_image
 from ..model import ImageInfo
 from .analyse import analyse
+from .layout import (ARCHIVE_PREFIX, OCI_ARCHIVE_PREFIX, OCI_PREFIX, ImageLayout, from_oci_dir, from_tar,
+                     needs_docker, open_archive, spool, split_oci_reference)
 from .report import XrayReport
+from .scan import HashStats, hash_files, scan_layer
 
-ARCHIVE_PREFIX = "docker-archive:"
 BASE_LABEL = "org.opencontainers.image.base.name"
 
 
 def read_image(stream: BinaryIO, *, duplicates: bool = True) -> SavedImage:
-    """One streaming pass over a `docker save` stream, with content hashes when DUPLICATES."""
+    """A `docker save` stream read by slimmer.imagefs (content hashes of every file when DUPLICATES);
+    the tests' way in, and the reference the header scan is compared with."""
     return read_saved_image(stream, hashes=duplicates, elf=False)
 
 
@@ -41,34 +46,57 @@ def layer_instructions(saved: SavedImage, info: ImageInfo | None = None) -> list
 
 
 def xray_image(docker, reference: str, *, duplicates: bool = True) -> XrayReport:
-    """Inspect REFERENCE, stream its `docker save` once and analyse it (docker: a docker_api.Docker).
+    """The xray report of REFERENCE (docker: a docker_api.Docker; None is enough for the forms
+    read without Docker: docker-archive:FILE.tar, oci:DIR[:REF], oci-archive:FILE.tar, an OCI DIR).
 
-    A `docker-archive:FILE.tar` reference is read from the file: no Docker needed."""
-    if reference.startswith(ARCHIVE_PREFIX):
-        return xray_archive(reference[len(ARCHIVE_PREFIX):], duplicates=duplicates, reference=reference)
+    An image of the daemon is inspected and its `docker save` streamed once into the spool."""
+    if not needs_docker(reference):
+        return xray_file(reference, duplicates=duplicates)
     from ..inspect import inspect_image
     info = inspect_image(docker, reference, content_size=False)   # the one docker save below gives the sizes
-    with docker.export_image(info.id) as stream:
-        saved = read_image(stream, duplicates=duplicates)
-    return analyse(saved.layers, layer_instructions(saved, info), image=reference, image_id=info.id,
-                   base_image=dict(info.config.labels).get(BASE_LABEL, ""))
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(docker.export_image(info.id))
+        layout = from_tar(spool(stream, stack), f"docker save {reference}", "")
+        return _analysed(layout, reference, duplicates, info=info, image_id=info.id,
+                         base_image=dict(info.config.labels).get(BASE_LABEL, ""))
+
+
+def xray_file(reference: str, *, duplicates: bool = True) -> XrayReport:
+    """docker-archive:FILE.tar, oci-archive:FILE.tar, oci:DIR[:REF] or an OCI layout DIR: no Docker."""
+    with contextlib.ExitStack() as stack:
+        if reference.startswith((ARCHIVE_PREFIX, OCI_ARCHIVE_PREFIX)):
+            prefix = ARCHIVE_PREFIX if reference.startswith(ARCHIVE_PREFIX) else OCI_ARCHIVE_PREFIX
+            path = reference[len(prefix):]
+            if not path:
+                raise BadInput(f"{prefix} needs a path", reference,
+                               "pass a file written by docker save IMAGE -o FILE.tar, e.g. "
+                               "slim xray docker-archive:app.tar")
+            layout = from_tar(open_archive(path, stack, reference), path)
+        else:
+            text = reference[len(OCI_PREFIX):] if reference.startswith(OCI_PREFIX) else reference
+            directory, ref = split_oci_reference(text)
+            layout = from_oci_dir(directory, ref, stack)
+        labels = (layout.config.get("config") or {}).get("Labels") or {}
+        return _analysed(layout, reference, duplicates, image_id=layout.image_id,
+                         base_image=labels.get(BASE_LABEL, ""))
 
 
 def xray_archive(path: str, *, duplicates: bool = True, reference: str | None = None) -> XrayReport:
     """The xray report of a `docker save` archive (plain or gzip-compressed) at PATH."""
-    import gzip
-    hint = "pass a file written by docker save IMAGE -o FILE.tar, e.g. slim xray docker-archive:app.tar"
-    if not path:
-        raise BadInput("docker-archive: needs a path", reference, hint)
-    try:
-        handle = open(path, "rb", buffering=1 << 20)
-    except OSError as exc:
-        raise BadInput("cannot read the image archive", f"{path}: {exc.strerror}", hint) from exc
-    with handle:
-        stream = gzip.GzipFile(fileobj=handle) if handle.peek(2)[:2] == b"\x1f\x8b" else handle
-        saved = read_image(stream, duplicates=duplicates)
-    config_hex = os.path.basename(saved.config_name).removesuffix(".json")
-    image_id = f"sha256:{config_hex}" if re.fullmatch(r"[0-9a-f]{64}", config_hex) else ""
-    labels = (saved.config.get("config") or {}).get("Labels") or {}
-    return analyse(saved.layers, layer_instructions(saved), image=reference or ARCHIVE_PREFIX + path,
-                   image_id=image_id, base_image=labels.get(BASE_LABEL, ""))
+    report = xray_file(ARCHIVE_PREFIX + path, duplicates=duplicates)
+    return report if reference is None else replace(report, image=reference)
+
+
+def _analysed(layout: ImageLayout, reference: str, duplicates: bool, *, info: ImageInfo | None = None,
+              image_id: str, base_image: str) -> XrayReport:
+    """Scan every layer's headers, analyse, hash only the files whose sizes collide."""
+    digests = list((layout.config.get("rootfs") or {}).get("diff_ids") or [])
+    scanned = {index: scan_layer(blob, index, digests[index] if index < len(digests) else "")
+               for index, blob in enumerate(layout.layers)}
+    saved = SavedImage(config=layout.config, config_name=layout.config_name, repo_tags=layout.repo_tags,
+                       layers=tuple(layer.files for layer in scanned.values()))
+    stats = HashStats()
+    hasher = (lambda wanted: hash_files(scanned, wanted, stats)) if duplicates else None
+    report = analyse(saved.layers, layer_instructions(saved, info), image=reference, image_id=image_id,
+                     base_image=base_image, content_hashes=hasher)
+    return replace(report, hashed_files=stats.files, hashed_bytes=stats.bytes)

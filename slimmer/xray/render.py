@@ -32,6 +32,7 @@ def to_json(report: XrayReport, rules: Sequence[RuleResult] = (), *, tree_limit:
         "largest_dirs": [{"path": d.path, "bytes": d.bytes} for d in report.largest_dirs],
         "duplicates": [{"sha256": d.sha256, "size_bytes": d.size_bytes, "paths": list(d.paths),
                         "wasted_bytes": d.wasted_bytes} for d in report.duplicates],
+        "duplicates_hashed": {"files": report.hashed_files, "bytes": report.hashed_bytes},
         "findings": [{"id": f.id, "layer": f.layer, "bytes": f.bytes, "message": f.message}
                      for f in report.findings],
     }

@@ -84,6 +84,8 @@ class XrayReport:
     findings: tuple[Finding, ...]
     dir_bytes: Mapping[str, int]  # final filesystem, directories down to depth 2 ("/usr", "/usr/lib")
     base_image: str = ""          # the base image's name when the image's labels say it
+    hashed_files: int = 0         # files whose content was read for duplicates (sizes that collide)
+    hashed_bytes: int = 0
 
     @property
     def user_bytes(self) -> int:
