@@ -110,17 +110,18 @@ class LayerCache:
             pass
         return record
 
-    def put(self, digest: str, variant: str, record: LayerRecord) -> None:
+    def put(self, digest: str, variant: str, record: LayerRecord) -> bool:
+        """Keep RECORD (read this way from the layer tar with sha256 DIGEST); False when not kept."""
         path = self._path(digest, variant)
         if path is None:
-            return
+            return False
         data = _encode(record)
-        if len(data) > self.max_bytes:
-            return
-        if self._write(path, data):
-            self.stats.writes += 1
-            self.put_size(digest, record.content_size)
-            self.evict()
+        if len(data) > self.max_bytes or not self._write(path, data):
+            return False
+        self.stats.writes += 1
+        self.put_size(digest, record.content_size)
+        self.evict()
+        return True
 
     # --- content sizes and member names ---------------------------------------------------
 

@@ -229,8 +229,7 @@ class _SaveReader:
             return
         kind = variant(hashes=self.hashes, elf=self.elf)
         for name, parsed in self.parsed.items():
-            if parsed.sha256 is not None:
-                self.cache.put(parsed.sha256, kind, parsed.record)
+            if parsed.sha256 is not None and self.cache.put(parsed.sha256, kind, parsed.record):
                 self.cache.put_member(name, parsed.sha256)
 
 

@@ -49,3 +49,42 @@ def test_index_debian_bookworm_slim():
     assert time.monotonic() - started < 1
     symlinks = sum(len(e.link_target.encode()) for e in index.entries.values() if e.type is EntryType.SYMLINK)
     assert int(docker.inspect_image(image_id)["Size"]) == sum(e.size for e in files) + symlinks
+
+
+def test_a_second_index_of_the_same_image_reads_no_layer_tar(tmp_path, monkeypatch):
+    """The layer cache (slimmer/imagefs/cache.py) in a directory of this test's own: the
+    second index of an image opens no `docker save` stream and parses no layer tar, and
+    gives the same index and the same image size."""
+    from slimmer import imagefs
+    docker = Docker()
+    raw = docker.inspect_image(IMAGE)
+    diff_ids = raw["RootFS"]["Layers"]
+    cache = imagefs.LayerCache(str(tmp_path / "cache"))
+    saves: list[str] = []
+    layers_parsed: list[int] = []
+    parse_layer = imagefs.saved.parse_layer
+
+    def counted_parse(*args, **kwargs):
+        layers_parsed.append(1)
+        return parse_layer(*args, **kwargs)
+
+    def open_save():
+        saves.append(raw["Id"])
+        return docker.export_image(raw["Id"])
+
+    monkeypatch.setattr(imagefs.saved, "parse_layer", counted_parse)
+    first = imagefs.index_image_cached(diff_ids, open_save, cache)
+    assert (len(saves), len(layers_parsed), first.from_cache) == (1, len(diff_ids), 0)
+    assert cache.stats.writes == len(set(diff_ids))
+
+    monkeypatch.setattr(imagefs.size, "_LAYER_CONTENT_BYTES", {})    # as in a new process
+    second = imagefs.index_image_cached(diff_ids, open_save, cache)
+    assert (len(saves), len(layers_parsed)) == (1, len(diff_ids))     # no docker save, no layer tar read
+    assert not second.save_read and second.from_cache == len(diff_ids)
+    assert dict(second.index.entries) == dict(first.index.entries)
+    assert dict(second.index.contents) == dict(first.index.contents)
+    bash = second.index.get("/usr/bin/bash")
+    assert bash.elf is not None and bash.elf.interpreter == "/lib64/ld-linux-x86-64.so.2"
+    # the image's size comes with the cached layers: no docker save for it either
+    files = sum(e.size for e in first.index.entries.values() if e.type is EntryType.FILE)
+    assert imagefs.known_content_size(diff_ids, cache) == files
