@@ -66,7 +66,7 @@ class Keeper:
         self.workdir = image.config.workdir or "/"
         self.kept: dict[str, KeptPath] = {}
         self.queue: deque[str] = deque()
-        self.expanded_trees: set[str] = set()
+        self.expanded_trees: set[object] = set()   # real paths (or (path, skip))
         # every path the app reached: traced, then repaired by the verifier
         self.accessed: tuple[str, ...] = tuple(traced.path for traced in trace.paths.values()) + tuple(
             path for path, _ in options.repaired)
@@ -140,23 +140,30 @@ class Keeper:
         self.record(found.path, reason, because_of)
         return found.path
 
-    def keep_tree(self, path: str, reason: KeepReason, because_of: str | None) -> None:
+    def keep_tree(self, path: str, reason: KeepReason, because_of: str | None,
+                  skip: Callable[[str], bool] | None = None) -> None:
         """Keep a directory and every entry under it; symlinks inside that lead
-        to directories are expanded as trees too (bounded by a seen set)."""
+        to directories are expanded as trees too (bounded by a seen set).
+        `skip(path)` is true for each entry left out (it sees every path under
+        the tree, so it names a directory's contents too); a tree is expanded
+        once per filter (equal predicates: the same function or bound method)."""
         real = self.keep(path, reason, because_of)
-        if real is None or real in self.expanded_trees:
+        seen = real if skip is None else (real, skip)
+        if real is None or seen in self.expanded_trees:
             return
-        self.expanded_trees.add(real)
+        self.expanded_trees.add(seen)
         entry = self.index.get(real)
         if entry is None or entry.type is not EntryType.DIR:
             return
         for sub in self.index.under(real):
+            if skip is not None and skip(sub):
+                continue
             self.record(sub, reason, because_of)
             sub_entry = self.index.get(sub)
             if sub_entry is not None and sub_entry.type is EntryType.SYMLINK:
                 target = self.index.resolve(sub)
                 if target.path is not None and self.index.get(target.path).type is EntryType.DIR:
-                    self.keep_tree(sub, reason, because_of)
+                    self.keep_tree(sub, reason, because_of, skip)
 
     def keep_tree_except(self, path: str, skipped: Iterable[str], reason: KeepReason,
                          because_of: str | None) -> None:

@@ -5,11 +5,20 @@
      /etc/pki, /usr/lib/ssl (but not its misc/ tools, whose shebang would keep
      perl), /etc/ssl/openssl.cnf and OpenSSL's provider modules;
   2. time zones: a timezone-capable runtime (libc, musl, Python's zoneinfo, a
-     JVM) keeps /usr/share/zoneinfo, /etc/localtime, /etc/timezone;
+     JVM) keeps /usr/share/zoneinfo, /etc/localtime, /etc/timezone, and the
+     zone the image's TZ names; but not zoneinfo/right/ (0.67 MB, half the
+     tree): its zones count leap seconds, for a system clock that counts them
+     too (TAI-10, Debian's and Ubuntu's tzdata-legacy); a container's clock is
+     the host kernel's CLOCK_REALTIME, which does not, so a right/ zone is
+     never the correct local time there. A right/ zone the app read (traced)
+     or /etc/localtime or TZ names is kept;
   3. JVM: JAVA_HOME/conf and JAVA_HOME/lib/security;
   4. NSS: glibc keeps its configuration (/etc/nsswitch.conf, hosts,
      host.conf, resolv.conf, gai.conf) and the libnss_* modules the
-     configuration names (files, dns when unreadable);
+     configuration names (files, dns when unreadable), each one only if it
+     exports a `_nss_SERVICE_*` function: since glibc 2.34, files and dns are
+     built into libc.so.6, and libnss_files.so.2 / libnss_dns.so.2 are empty
+     stubs glibc never loads (29 kB on every Debian 12 image);
   5. gconv: a loaded gconv module (iconv in use) keeps its gconv directory; a
      read of the gconv configuration alone keeps the configuration and the
      ISO-8859-1/-15 and CP1252 modules (glibc has UTF-8/16/32, ASCII built in);
@@ -30,6 +39,7 @@ from .rule import Rule, Stage
 # glibc gconv modules kept when only the gconv configuration was read
 GCONV_COMMON = {"ISO8859-1.so", "ISO8859-15.so", "CP1252.so"}
 _TLS_LIBS = re.compile(r"^(libssl\.so|libcrypto\.so|libgnutls\.so|libnss3\.so|libjava\.so|node$|nodejs$)")
+ZONEINFO = "/usr/share/zoneinfo"
 _LOCALE_DIR = re.compile(r"^(/usr/lib/locale/[^/]+)/")
 
 
@@ -105,9 +115,14 @@ class DataRule(Rule):
             keeper.keep_tree(posixpath.join(lib_dir, modules), KeepReason.DATA, because_of)
 
     def keep_timezone(self) -> None:
-        self.keeper.keep_tree("/usr/share/zoneinfo", KeepReason.DATA, "timezone")
+        keeper = self.keeper
+        keeper.keep_tree_except(ZONEINFO, ("right",), KeepReason.DATA, "timezone")
         for path in ("/etc/localtime", "/etc/timezone"):
-            self.keeper.keep(path, KeepReason.DATA, "timezone")
+            keeper.keep(path, KeepReason.DATA, "timezone")
+        zone = keeper.env.get("TZ", "").lstrip(":")
+        if zone and ".." not in zone.split("/"):
+            # TZ=Europe/Paris, TZ=right/UTC or TZ=:/usr/share/zoneinfo/...: the file glibc opens
+            keeper.keep(zone if zone.startswith("/") else posixpath.join(ZONEINFO, zone), KeepReason.DATA, "TZ")
 
     def keep_nss(self, libc: str) -> None:
         keeper = self.keeper
@@ -125,8 +140,15 @@ class DataRule(Rule):
         dirs = [posixpath.dirname(libc)] + list(keeper.loader.ld_conf_dirs(libc_elf.elf_class if libc_elf else 64))
         for service in sorted(services):
             found = keeper.loader.find_library(f"libnss_{service}.so.2", dirs, libc_elf) if libc_elf else None
-            if found is not None:
+            if found is not None and self.serves(found[0], service):
                 keeper.keep(found[0], KeepReason.DATA, libc)
+
+    def serves(self, module: str, service: str) -> bool:
+        """False for an NSS module that exports no function of its service (glibc's
+        stubs since 2.34: files and dns are built into libc); True when unreadable.
+        Exported names are strings of the file's .dynstr, so the bytes must hold them."""
+        data = self.keeper.content(module)
+        return data is None or f"_nss_{service}_".encode() in data
 
     def keep_jvm(self, lib: str) -> None:
         parts = lib.split("/")

@@ -10,6 +10,12 @@
      /usr/share/nodejs, /usr/lib/nodejs) keeps that package directory whole.
   3. The Python standard library is not a distribution and is never kept
      whole: the stdlib modules kept sources import are kept by rule `imports`.
+  4. Bytecode caches are not part of "whole": `__pycache__/` (PEP 3147: read
+     only next to its source, which is kept, and recompiled from it when
+     missing) and a Python 2 `X.pyc`/`X.pyo` beside its `X.py`. A cache the
+     app read is kept as traced; a sourceless `X.pyc` (no `X.py`) is kept.
+     On python-venv they were 4.5 MB of the 7.7 MB the rule kept (setuptools'
+     and pkg_resources' caches).
 """
 from __future__ import annotations
 
@@ -61,7 +67,7 @@ class PackageRule(Rule):
         module = top.split(".", 1)[0]
         entry = keeper.index.get(key)
         if entry is not None and entry.type is EntryType.DIR:
-            keeper.keep_tree(key, KeepReason.PACKAGE, because_of)
+            keeper.keep_tree(key, KeepReason.PACKAGE, because_of, skip=self.bytecode_cache)
         # the distribution's metadata: named after the module, or listing it
         for meta in self.metadata_dirs(site):
             dist_name = _normalise_dist(posixpath.basename(meta).split("-", 1)[0].rsplit(".", 1)[0])
@@ -83,8 +89,15 @@ class PackageRule(Rule):
             if record:
                 for line in record.decode("utf-8", "replace").splitlines():
                     first = line.split(",", 1)[0]
-                    if first and not first.startswith(".."):
-                        keeper.keep(posixpath.join(site, first), KeepReason.PACKAGE, because_of)
+                    path = posixpath.normpath(posixpath.join(site, first)) if first else ""
+                    if first and not first.startswith("..") and not self.bytecode_cache(path):
+                        keeper.keep(path, KeepReason.PACKAGE, because_of)
+
+    def bytecode_cache(self, path: str) -> bool:
+        """A compiled module Python reads only as a cache of a source kept beside it (rule 4)."""
+        if "/__pycache__/" in path or path.endswith("/__pycache__"):
+            return True
+        return path.endswith((".pyc", ".pyo")) and path[:-1] in self.keeper.index
 
     def metadata_dirs(self, site: str) -> tuple[str, ...]:
         """The *.dist-info / *.egg-info entries directly in a site directory (cached)."""

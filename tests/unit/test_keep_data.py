@@ -1,7 +1,7 @@
 """Rule data: CA store, time zones, NSS, JVM conf, locales, gconv."""
 from __future__ import annotations
 
-from keepfakes import GLIBC, R, elf, f, keep, lib, ln, reasons
+from keepfakes import GLIBC, R, elf, f, keep, lib, ln, make_image, reasons
 from slimmer.model import KeepOptions
 
 
@@ -45,6 +45,49 @@ def test_libc_keeps_timezones_and_the_nss_modules_nsswitch_names():
         assert r[f"/usr/lib/x86_64-linux-gnu/libnss_{module}.so.2"] is R.DATA, module
     assert "/usr/lib/x86_64-linux-gnu/libnss_ldap.so.2" not in r
     assert r["/etc/hosts"] is R.DATA
+
+
+ZONEINFO = "/usr/share/zoneinfo"
+
+
+def test_leap_second_zones_are_left_out_unless_named():
+    """right/ zones count leap seconds, for a clock that counts them; a container's clock
+    (the host kernel's) never does. Half of Debian's zoneinfo: 0.67 MB."""
+    spec = dict(GLIBC)
+    spec.update({"/usr/bin/app": elf(["libc.so.6"]), f"{ZONEINFO}/Europe/Paris": f(),
+                 f"{ZONEINFO}/Asia/Tokyo": f(), f"{ZONEINFO}/tzdata.zi": f(),
+                 f"{ZONEINFO}/posix/Europe": ln("../Europe"),
+                 f"{ZONEINFO}/right/Europe/Paris": f(), f"{ZONEINFO}/right/Asia/Tokyo": f(),
+                 f"{ZONEINFO}/right/UTC": f(), "/etc/localtime": ln(f"{ZONEINFO}/right/Europe/Paris")})
+    r = reasons(keep(spec, "/usr/bin/app"))
+    assert r[f"{ZONEINFO}/Asia/Tokyo"] is R.DATA and r[f"{ZONEINFO}/tzdata.zi"] is R.DATA
+    assert r[f"{ZONEINFO}/posix/Europe"] is R.DATA
+    assert r[f"{ZONEINFO}/right/Europe/Paris"] is R.DATA                  # /etc/localtime names it
+    assert f"{ZONEINFO}/right/Asia/Tokyo" not in r and f"{ZONEINFO}/right/UTC" not in r
+    named = reasons(keep(spec, "/usr/bin/app", image=make_image(env=("TZ=:right/UTC",))))
+    assert named[f"{ZONEINFO}/right/UTC"] is R.DATA and f"{ZONEINFO}/right/Asia/Tokyo" not in named
+    traced = reasons(keep(spec, "/usr/bin/app", f"{ZONEINFO}/right/Asia/Tokyo"))
+    assert traced[f"{ZONEINFO}/right/Asia/Tokyo"] is R.TRACED
+
+
+def test_nss_stub_modules_are_left_out():
+    """glibc 2.34+ has files and dns built in; libnss_files.so.2 and libnss_dns.so.2 are empty
+    stubs it never loads. A module exporting its service's functions is kept."""
+    lib_dir = "/usr/lib/x86_64-linux-gnu"
+    spec = dict(GLIBC)
+    spec.update({"/usr/bin/app": elf(["libc.so.6"]), "/etc/nsswitch.conf": f(),
+                 f"{lib_dir}/libnss_files.so.2": lib(), f"{lib_dir}/libnss_dns.so.2": lib(),
+                 f"{lib_dir}/libnss_mdns4.so.2": lib()})
+    stub = b"\x7fELF...\0GLIBC_PRIVATE\0__cxa_finalize\0"
+    files = {"/etc/nsswitch.conf": b"hosts: files mdns4 dns\n",
+             f"{lib_dir}/libnss_files.so.2": stub, f"{lib_dir}/libnss_dns.so.2": stub,
+             f"{lib_dir}/libnss_mdns4.so.2": b"\x7fELF...\0_nss_mdns4_gethostbyname4_r\0"}
+    r = reasons(keep(spec, "/usr/bin/app", files=files))
+    assert f"{lib_dir}/libnss_files.so.2" not in r and f"{lib_dir}/libnss_dns.so.2" not in r
+    assert r[f"{lib_dir}/libnss_mdns4.so.2"] is R.DATA
+    # glibc before 2.34: the real modules export _nss_files_* and _nss_dns_*
+    files[f"{lib_dir}/libnss_files.so.2"] = b"\x7fELF...\0_nss_files_getpwnam_r\0"
+    assert reasons(keep(spec, "/usr/bin/app", files=files))[f"{lib_dir}/libnss_files.so.2"] is R.DATA
 
 
 def test_jvm_keeps_conf_and_security():

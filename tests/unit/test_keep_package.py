@@ -49,3 +49,29 @@ def test_node_package_is_kept_whole(traced, package_dir):
     r = reasons(keep(spec, traced))
     assert r[f"{package_dir}/lib/lazy.js"] is R.PACKAGE and r[f"{package_dir}/package.json"] is R.PACKAGE
     assert "/app/node_modules/unused/index.js" not in r and "/usr/share/nodejs/unused/index.js" not in r
+
+
+def test_bytecode_caches_are_not_part_of_a_whole_package():
+    """__pycache__ is read only beside its source and rebuilt from it: a package kept whole
+    keeps its sources, not the caches of modules nothing loaded (python-venv: 4.5 MB)."""
+    site = "/opt/venv/lib/python3.11/site-packages"
+    spec = {f"{site}/setuptools/__init__.py": f(), f"{site}/setuptools/dist.py": f(),
+            f"{site}/setuptools/__pycache__/__init__.cpython-311.pyc": f(),
+            f"{site}/setuptools/__pycache__/dist.cpython-311.pyc": f(size=40_000),
+            f"{site}/setuptools/_vendor/__pycache__/six.cpython-311.pyc": f(),
+            f"{site}/setuptools/_vendor/six.py": f(),
+            f"{site}/setuptools/legacy.py": f(), f"{site}/setuptools/legacy.pyc": f(),   # Python 2 beside its source
+            f"{site}/setuptools/compiled.pyc": f(),                                       # sourceless: the module itself
+            f"{site}/setuptools/cli-64.exe": f(),
+            f"{site}/setuptools-66.1.1.dist-info/RECORD": f()}
+    files = {f"{site}/setuptools-66.1.1.dist-info/RECORD":
+             b"setuptools/__init__.py,sha256=x,1\nsetuptools/__pycache__/dist.cpython-311.pyc,,\n"
+             b"setuptools/dist.py,sha256=y,2\n"}
+    r = reasons(keep(spec, f"{site}/setuptools/__init__.py",
+                     f"{site}/setuptools/__pycache__/__init__.cpython-311.pyc", files=files))
+    assert r[f"{site}/setuptools/dist.py"] is R.PACKAGE and r[f"{site}/setuptools/_vendor/six.py"] is R.PACKAGE
+    assert r[f"{site}/setuptools/__pycache__/__init__.cpython-311.pyc"] is R.TRACED   # the cache the app read
+    for cache in ("__pycache__/dist.cpython-311.pyc", "_vendor/__pycache__/six.cpython-311.pyc", "legacy.pyc"):
+        assert f"{site}/setuptools/{cache}" not in r, cache
+    assert r[f"{site}/setuptools/compiled.pyc"] is R.PACKAGE
+    assert r[f"{site}/setuptools/cli-64.exe"] is R.PACKAGE
