@@ -374,9 +374,15 @@ def add_lint_parser(commands) -> None:
     sub.add_argument("--json", action="store_true", help="same as --format json")
     sub.add_argument("--ignore", action="append", default=[], metavar="RULE",
                      help="skip a rule, by slimmer id or hadolint code (repeatable)")
-    sub.add_argument("--failure-threshold", default="info", metavar="LEVEL",
+    sub.add_argument("--failure-threshold", default=None, metavar="LEVEL",
                      choices=("error", "warning", "info", "style", "none"),
-                     help="exit 1 when a finding is at LEVEL or above: error|warning|info|style|none (default info)")
+                     help="exit 1 when a finding is at LEVEL or above: error|warning|info|style|none "
+                          "(default: the configuration's, else info)")
+    config = sub.add_mutually_exclusive_group()
+    config.add_argument("--config", metavar="FILE",
+                        help="lint configuration: .hadolint.yaml (hadolint's keys) or .slim-lint.toml (default: the "
+                             "first of those in the Dockerfile's directory, then the current one)")
+    config.add_argument("--no-config", action="store_true", help="read no configuration file")
     _common(sub)
     sub.set_defaults(handler=run_lint)
 
@@ -397,7 +403,9 @@ def run_lint(args) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput("cannot read the Dockerfile", f"{path}: {getattr(exc, 'strerror', None) or exc}",
                        "pass the path of a Dockerfile, e.g. slim lint ./Dockerfile") from exc
-    findings = lint.lint_dockerfile(text, "Dockerfile" if path == "-" else path, ignore=args.ignore)
+    config_path = None if args.no_config else (args.config or lint.find_config(path))
+    config = lint.load_config(config_path) if config_path else lint.LintConfig()
+    findings = lint.lint_dockerfile(text, "Dockerfile" if path == "-" else path, ignore=args.ignore, config=config)
     if args.image:
         from .docker_api import Docker
         from .xray import xray_image
@@ -412,7 +420,10 @@ def run_lint(args) -> int:
             print(lint.render_github(findings, path))
     else:
         print(lint.render_text(findings, path))
-    return ExitCode.FAILED if lint.fails(findings, args.failure_threshold) else ExitCode.OK
+    threshold = args.failure_threshold or config.failure_threshold or "info"
+    if config.no_fail:
+        return ExitCode.OK
+    return ExitCode.FAILED if lint.fails(findings, threshold) else ExitCode.OK
 
 
 # --- slim sensor -------------------------------------------------------------------

@@ -15,6 +15,7 @@ each with its rules' catalogue entries and checks:
   shell.py     pipefail, cd-in-run, sudo
   metadata.py  no-user, shell-form-cmd, maintainer, invalid-expose, relative-workdir
   secrets.py   secret-in-env
+  (stages.py's untrusted-registry runs when the configuration lists trusted registries)
 
 and the machinery around them:
 
@@ -24,11 +25,13 @@ and the machinery around them:
   rule.py       Rule, Finding, and `finding`, which points a finding at the offending word
   rules.py      the families, the catalogue RULES in its published order, every check
   runner.py     lint_dockerfile (ignores), fails (--failure-threshold), attach_image_figures
+  config.py     the configuration file: .hadolint.yaml (hadolint's keys) or .slim-lint.toml
   render.py     text, JSON and GitHub annotations (SARIF is slimmer/sarif.py)
 """
 from __future__ import annotations
 
 from .apt import APT_INSTALL, APT_UPDATE
+from .config import CONFIG_NAMES, LintConfig, find_config, load_config
 from .layers import CLEANUP, CREATES, INSTALLERS, MANAGERS
 from .parse import (HEREDOC, INSTRUCTIONS, LAYER_MAKING, DockerfileError, Instruction,
                     parse_dockerfile)
@@ -41,7 +44,7 @@ from .shelltext import shell_commands
 from .stages import toolchain_image
 
 __all__ = [
-    "APT_INSTALL", "APT_UPDATE", "CLEANUP", "CREATES", "HEREDOC", "INSTALLERS", "INSTRUCTIONS", "LAYER_MAKING",
+    "APT_INSTALL", "APT_UPDATE", "CLEANUP", "CONFIG_NAMES", "LintConfig", "find_config", "load_config", "CREATES", "HEREDOC", "INSTALLERS", "INSTRUCTIONS", "LAYER_MAKING",
     "MANAGERS", "RULES", "SEVERITIES", "THRESHOLDS", "WHY", "DockerfileError", "Finding", "Instruction", "Rule",
     "attach_image_figures", "check_rule_names", "fails", "is_secret_name", "lint_dockerfile", "parse_dockerfile",
     "render_github", "render_text", "shell_commands", "to_json", "toolchain_image",

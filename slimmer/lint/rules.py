@@ -18,7 +18,8 @@ ORDER = ("copy-before-install", "apt-update-alone", "cache-not-removed", "remove
          "add-remote-url", "unpinned-from", "consecutive-runs", "outside-state", "no-user",
          "no-install-recommends", "apt-unpinned", "pip-unpinned", "secret-in-env", "toolchain-final-stage",
          "shell-form-cmd", "maintainer", "cd-in-run", "sudo", "add-local-file", "invalid-expose", "pipefail",
-         "apt-no-yes", "unknown-from-stage", "copy-from-own-stage", "duplicate-stage-name", "relative-workdir")
+         "apt-no-yes", "unknown-from-stage", "copy-from-own-stage", "duplicate-stage-name", "relative-workdir",
+         "untrusted-registry")
 
 _BY_ID = {rule.id: rule for family in FAMILIES for rule in family.RULES}
 RULES: dict[str, Rule] = {rule_id: _BY_ID[rule_id] for rule_id in ORDER}

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ..errors import BadInput
 from ..textfmt import human_size
+from .config import LintConfig
 from .parse import LAYER_MAKING, final_stage, parse_dockerfile, parse_with_ignores, rule_key
 from .rule import SEVERITIES, Finding
 from .rules import CHECKS, RULES
+from .stages import untrusted_registry
 
 if TYPE_CHECKING:
     from ..xray import XrayReport
@@ -28,19 +30,36 @@ if TYPE_CHECKING:
 THRESHOLDS = SEVERITIES + ("none",)
 
 
-def lint_dockerfile(text: str, path: str = "Dockerfile", ignore: Iterable[str] = ()) -> list[Finding]:
+def lint_dockerfile(text: str, path: str = "Dockerfile", ignore: Iterable[str] = (),
+                    config: LintConfig | None = None) -> list[Finding]:
     """Every finding in TEXT (a Dockerfile), ordered by line, minus the ignored rules (ids or codes).
 
-    Raises DockerfileError when TEXT cannot be parsed."""
+    CONFIG (config.py) adds ignored rules, severity overrides, trusted registries, and may turn
+    the inline ignore comments off. Raises DockerfileError when TEXT cannot be parsed."""
+    config = config or LintConfig()
     instructions, global_ignores = parse_with_ignores(text, path)
     findings: list[Finding] = []
     for check in CHECKS:
         findings.extend(check(instructions))
-    silenced = {rule_key(name) for name in ignore} | set(global_ignores)
-    by_line = {instruction.line: instruction.ignores for instruction in instructions}
+    if config.trusted_registries:
+        findings.extend(untrusted_registry(instructions, config.trusted_registries))
+    silenced = {rule_key(name) for name in (*ignore, *config.ignored)}
+    by_line: dict[int, frozenset] = {}
+    if not config.disable_ignore_pragma:
+        silenced |= set(global_ignores)
+        by_line = {instruction.line: instruction.ignores for instruction in instructions}
     kept = [f for f in findings if not ({f.id, f.code} & (silenced | by_line.get(f.anchor, frozenset())))]
+    if config.overrides:
+        kept = [_overridden(f, config.overrides) for f in kept]
     kept.sort(key=lambda f: (f.line, f.column, f.id))
     return kept
+
+
+def _overridden(finding: Finding, overrides) -> Finding:
+    """A finding with the severity the configuration gives its code (first) or its rule id."""
+    level = overrides.get(finding.code) if finding.code else None
+    level = level or overrides.get(finding.id)
+    return replace(finding, severity=level) if level else finding
 
 
 def check_rule_names(names: Iterable[str]) -> None:

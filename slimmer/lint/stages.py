@@ -7,10 +7,13 @@
                          with : / or @ is fine)
   copy-from-own-stage    DL3023: COPY --from= the stage it is in
   duplicate-stage-name   DL3024: two stages named alike (names compare case-insensitively)
+  untrusted-registry     DL3026: a base image from a registry the configuration does not trust
+                         (only with trustedRegistries in the lint configuration, config.py)
 """
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 
 from .parse import Instruction, assignments
@@ -40,7 +43,12 @@ DUPLICATE_STAGE_NAME = Rule(
     "duplicate-stage-name", ("DL3024",), "error",
     "two stages with one name: --from and --target pick one of them silently",
     "give every stage its own name")
-RULES = (UNPINNED_FROM, TOOLCHAIN_FINAL_STAGE, UNKNOWN_FROM_STAGE, COPY_FROM_OWN_STAGE, DUPLICATE_STAGE_NAME)
+UNTRUSTED_REGISTRY = Rule(
+    "untrusted-registry", ("DL3026",), "error",
+    "a base image from a registry outside the trusted list (trustedRegistries in the lint configuration)",
+    "pull the image through a trusted registry, or add its registry to trustedRegistries")
+RULES = (UNPINNED_FROM, TOOLCHAIN_FINAL_STAGE, UNKNOWN_FROM_STAGE, COPY_FROM_OWN_STAGE, DUPLICATE_STAGE_NAME,
+         UNTRUSTED_REGISTRY)
 
 
 # --- reading the stages ------------------------------------------------------------------------------
@@ -209,6 +217,26 @@ def duplicate_stage_names(instructions):
                           at=re.compile(r"(?<=\s)" + re.escape(name) + r"\s*$"))
         else:
             seen[name.lower()] = instruction.line
+
+
+def untrusted_registry(instructions, trusted):
+    """DL3026 (run by the runner only when the configuration lists trusted registries): TRUSTED
+    are registry names or shell patterns (*.corp.example); an image with no registry is docker.io's."""
+    from .config import registry_of
+    names = stage_names(instructions)
+    images = from_images(instructions)
+    patterns = [pattern.lower() for pattern in trusted]
+    for instruction in instructions:
+        if instruction.keyword != "FROM":
+            continue
+        image = images.get(instruction.stage, "")
+        if not image or image.lower() == "scratch" or image.lower() in names or "$" in image:
+            continue
+        registry = registry_of(image)
+        if not any(fnmatch.fnmatchcase(registry, pattern) for pattern in patterns):
+            yield finding(UNTRUSTED_REGISTRY, instruction,
+                          f"FROM {image} comes from {registry}, which is not a trusted registry "
+                          f"({', '.join(trusted)})", at=(split_words(instruction.body) or [None])[0])
 
 
 CHECKS = (unpinned_from, toolchain_final_stage, copy_from, duplicate_stage_names)

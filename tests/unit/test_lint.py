@@ -130,7 +130,8 @@ CASES = {
 
 
 def test_every_rule_has_a_case():
-    assert set(CASES) == set(RULES)
+    """untrusted-registry runs only with a configured list: its cases are in test_lint_config.py."""
+    assert set(CASES) | {"untrusted-registry"} == set(RULES)
 
 
 @pytest.mark.parametrize("rule", CASES)
