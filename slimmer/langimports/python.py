@@ -1,0 +1,299 @@
+"""Python: what a module imports, and which files CPython opens for it.
+
+Scan: import / from-import (relative too, by level), importlib.import_module,
+__import__ and find_spec with a literal, anywhere in the module (functions,
+try/except, if); a file the host Python cannot parse is scanned line by line.
+Not followed, because it never runs in an application: a library module's
+`__main__` block and the self-tests only it calls, `if TYPE_CHECKING:`, an
+`except ImportError:` fallback whose `try:` modules resolve or are built in,
+CPython's `test` package and `pydoc_data`, site's help().
+Resolve: through sys.path (pythonpath.py) as CPython's PathFinder does: a
+package keeps its parents' __init__; C extensions (.cpython-*.so, .abi3.so,
+.so) resolve too.
+"""
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+
+from .core import MAX_SOURCE_BYTES, Import, LanguageResolver, unique
+from .pythonpath import PythonPath
+
+# Modules that the interpreter's frozen bootstrap imports lazily on behalf of a kept
+# module: CPython's frozen importlib._bootstrap_external imports importlib.readers
+# when importlib.resources asks a loader for its resource reader (certifi.where()).
+PYTHON_FROZEN_LAZY = {"importlib.resources": ("importlib.readers",)}
+# Standard library packages no application runs: CPython's own test suite
+# (multiprocessing's _cleanup_tests imports test.support, which imports unittest,
+# doctest, pdb, pydoc...) and the topic texts of interactive help() (pydoc_data, 750 kB).
+PYTHON_STDLIB_NOT_FOLLOWED = frozenset(("test", "pydoc_data"))
+# Modules whose imports serve the interactive prompt only: site's help(), license(),
+# copyright() import pydoc (and its 750 kB pydoc_data) when someone types help().
+PYTHON_INTERACTIVE_ONLY = frozenset(("_sitebuiltins.py",))
+
+
+# --- scan -----------------------------------------------------------------------------
+
+_PY_IMPORT_FUNCS = frozenset(("import_module", "__import__", "find_spec"))
+
+
+def scan_python(source: bytes, main: bool = True) -> list[Import]:
+    """Every import a module can execute, anywhere in it (functions, try/except, if),
+    in order; not the body of `if TYPE_CHECKING:` (type checkers only) and, unless the
+    file runs as the main script (`main`), not the body of `if __name__ == "__main__":`
+    (a library module's self-test: heapq's imports doctest, and doctest pdb and pydoc),
+    nor the body of a private module-level function only that block calls (pickle's _test).
+    A file the host Python cannot parse (another version's syntax, Python 2) is
+    scanned line by line instead."""
+    if len(source) > MAX_SOURCE_BYTES:
+        return []
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return _scan_python_lines(source.decode("utf-8", "replace"))
+    found: list[tuple[tuple[int, int], Import]] = []
+    dead = set() if main or b"__main__" not in source else _self_test_functions(tree)
+    # Imports are statements: walking the statement blocks finds them (10x fewer nodes
+    # than every expression); literal import_module("x") calls are found in the text.
+    pending: list[tuple[ast.AST, tuple[str, ...]]] = [(tree, ())]
+    while pending:
+        node, unless = pending.pop()
+        if node in dead:
+            continue
+        if isinstance(node, ast.If) and (_is_type_checking(node.test) or (not main and _is_main_guard(node.test))):
+            pending += [(child, unless) for child in [node.test] + node.orelse]
+            continue
+        if isinstance(node, ast.Try) and any(_catches_import_error(h) for h in node.handlers):
+            primary = tuple(alias.name if isinstance(statement, ast.Import) else statement.module
+                            for statement in node.body if isinstance(statement, (ast.Import, ast.ImportFrom))
+                            and not getattr(statement, "level", 0)
+                            for alias in (statement.names if isinstance(statement, ast.Import) else [None]))
+            pending += [(child, unless) for child in node.body + node.orelse + node.finalbody]
+            pending += [(handler, primary if _catches_import_error(handler) and primary else unless)
+                        for handler in node.handlers]
+            continue
+        pending += [(child, unless) for child in _statement_children(node)]
+        where = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        if isinstance(node, ast.Import):
+            found += [(where, Import(alias.name, "import", unless=unless)) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((where, Import(node.module or "", "from", node.level or 0,
+                                        tuple(alias.name for alias in node.names), unless)))
+    if any(name.encode() in source for name in _PY_IMPORT_FUNCS):
+        text = source.decode("utf-8", "replace")
+        for match in _PY_CALL.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(((line, 0), Import(match.group(3), "import", len(match.group(2)))))
+    found.sort(key=lambda pair: pair[0])
+    return unique(imp for _, imp in found)
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statement_children(node: ast.AST) -> list[ast.AST]:
+    """The statements (and except handlers, match cases) nested directly in NODE."""
+    children: list[ast.AST] = []
+    for block in _BLOCKS:
+        value = getattr(node, block, None)
+        if isinstance(value, list):
+            children += value
+    return children
+
+
+_ENTRY_POINTS = frozenset(("main", "test", "demo"))
+
+
+def _self_test_functions(tree: ast.Module) -> set[ast.AST]:
+    """Module-level private functions (`def _test():`), and the command-line entry
+    points main/test/demo, named only inside an `if __name__ == "__main__":` block:
+    dead code when the module is imported (`python -m ast` runs ast.main)."""
+    candidates = {node.name: node for node in tree.body
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and (node.name.startswith("_") and not node.name.startswith("__") or node.name in _ENTRY_POINTS)}
+    if not candidates:
+        return set()
+    guarded, elsewhere = set(), set()
+    for statement in tree.body:
+        in_guard = isinstance(statement, ast.If) and _is_main_guard(statement.test)
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name):
+                name = node.id
+            elif isinstance(node, ast.Attribute):
+                name = node.attr
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                name = node.value                           # __all__, getattr(module, "_x")
+            else:
+                continue
+            if name in candidates and candidates[name] is not statement:
+                (guarded if in_guard else elsewhere).add(name)
+    return {candidates[name] for name in guarded - elsewhere}
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    """`except ImportError:`, `except (ModuleNotFoundError, X):`, but not a bare or broad except."""
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(isinstance(kind, ast.Name) and kind.id in ("ImportError", "ModuleNotFoundError") for kind in kinds)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """`TYPE_CHECKING` or `typing.TYPE_CHECKING`: False at run time."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """`__name__ == "__main__"`, either way round."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return (any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides)
+            and any(isinstance(side, ast.Constant) and side.value == "__main__" for side in sides))
+
+
+_PY_IMPORT_LINE = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+)", re.M)
+_PY_FROM_LINE = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n#;]*)", re.M)
+_PY_CALL = re.compile(r"(?:import_module|__import__|find_spec)\(\s*(['\"])(\.*)([\w.]+)\1")
+
+
+def _scan_python_lines(text: str) -> list[Import]:
+    found: list[Import] = []
+    for match in _PY_IMPORT_LINE.finditer(text):
+        for part in match.group(1).split(","):
+            words = part.split()
+            if words and re.match(r"^[A-Za-z_][\w.]*$", words[0]):
+                found.append(Import(words[0], "import"))
+    for match in _PY_FROM_LINE.finditer(text):
+        names = [w.split()[0] for w in match.group(3).strip("()").replace("\\", " ").split(",") if w.split()]
+        found.append(Import(match.group(2), "from", len(match.group(1)), tuple(names)))
+    for match in _PY_CALL.finditer(text):
+        found.append(Import(match.group(3), "import", len(match.group(2))))
+    return unique(found)
+
+
+# --- resolve --------------------------------------------------------------------------
+
+
+class PythonResolver(LanguageResolver):
+    """Python's imports against the sys.path of each Python in the image."""
+
+    def __init__(self, fs, paths):
+        super().__init__(fs, paths)
+        self._python_cache: dict[tuple, tuple] = {}
+        self._find_cache: dict[tuple, tuple] = {}
+
+    def imports_of(self, path: str, source: bytes, main: bool) -> list[str]:
+        """The files the imports of `path` open, in order (`main`: it runs as __main__)."""
+        imports = scan_python(source, main=main)
+        env = self.python_for(path)
+        if env is not None and posixpath.dirname(path) == env.stdlib and \
+                posixpath.basename(path) in PYTHON_INTERACTIVE_ONLY:
+            return []
+        found: list[str] = []
+        for imp in imports:
+            found += self.resolve_python(imp, path, env)
+        return found
+
+    def python_for(self, path: str) -> PythonPath | None:
+        """The interpreter whose sys.path holds `path` (a real path) most specifically (else the first)."""
+        best, best_len = None, -1
+        for env in self.paths.python:
+            for directory in map(self.real_dir, env.dirs):
+                if path.startswith(directory.rstrip("/") + "/") and len(directory) > best_len:
+                    best, best_len = env, len(directory)
+        return best or (self.paths.python[0] if self.paths.python else None)
+
+    def resolve_python(self, imp: Import, importer: str, env: PythonPath | None) -> list[str]:
+        """The files Python opens for one import: each package's __init__ on the way, the
+        module (source, bytecode or C extension); for `from P import a, b` the submodules
+        a and b of package P when they exist (else they are attributes)."""
+        if env is None:
+            return []
+        if imp.unless and all(name in env.builtins or self._python_cached(name, env)[0] for name in imp.unless):
+            return []        # the try body's modules are all there: the fallback never runs
+        parts = [p for p in imp.name.split(".") if p]
+        if imp.level:
+            base = posixpath.dirname(importer)
+            for _ in range(imp.level - 1):
+                base = posixpath.dirname(base)
+            files = [f for f in self._python_inits(base)]
+            search: tuple[str, ...] | None = (base,)
+            if parts:
+                more, search = self._python_walk(parts, (base,), env)
+                files += more
+        else:
+            more, search = self._python_cached(imp.name, env)
+            files = list(more)
+        if search:
+            for name in imp.names:
+                if name != "*":
+                    files += self._python_walk([name], search, env)[0]
+        return files
+
+    def _python_cached(self, name: str, env: PythonPath):
+        key = (env.dirs, name)
+        if key not in self._python_cache:
+            self._python_cache[key] = self._python_absolute([p for p in name.split(".") if p], env)
+        return self._python_cache[key]
+
+    def _python_absolute(self, parts: list[str], env: PythonPath) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+        files, search = self._python_walk(parts, env.dirs, env)
+        if parts and parts[0] in PYTHON_STDLIB_NOT_FOLLOWED and files and files[0].startswith(env.stdlib + "/"):
+            return (), None
+        name = ".".join(parts)
+        for module, lazy in PYTHON_FROZEN_LAZY.items():
+            if name == module or name.startswith(module + "."):
+                for other in lazy:
+                    files += self._python_walk(other.split("."), env.dirs, env)[0]
+        return tuple(files), search
+
+    def _python_inits(self, package_dir: str) -> list[str]:
+        init = posixpath.join(package_dir, "__init__.py")
+        return [init] if self.fs.is_file(init) else []
+
+    def _python_walk(self, parts: list[str], dirs: tuple[str, ...], env: PythonPath):
+        """(files, search dirs of the last part when it is a package, else None)."""
+        files: list[str] = []
+        search: tuple[str, ...] | None = dirs
+        for part in parts:
+            if not search:
+                return files, None
+            found_file, search = self._python_find(part, search, env)
+            if found_file is None and search is None:
+                return files, None
+            if found_file:
+                files.append(found_file)
+        return files, search
+
+    def _python_find(self, name: str, dirs: tuple[str, ...], env: PythonPath):
+        """Python's PathFinder for one name: in each directory a regular package
+        (name/__init__.*) beats a module file (extensions, then .py, then .pyc); a
+        directory without __init__ is a namespace portion, used only when no entry
+        has the name as a module or regular package.
+        Returns (file or None, search dirs or None)."""
+        key = (name, dirs, env.ext_suffixes)
+        if key in self._find_cache:
+            return self._find_cache[key]
+        suffixes = env.ext_suffixes + (".py", ".pyc")
+        namespace: list[str] = []
+        result: tuple = (None, None)
+        for directory in dirs:
+            package = posixpath.join(directory, name)
+            if self.fs.is_dir(package):
+                init = next((posixpath.join(package, "__init__" + s) for s in suffixes
+                             if self.fs.is_file(posixpath.join(package, "__init__" + s))), None)
+                if init:
+                    result = (init, (package,))
+                    break
+                namespace.append(package)
+            module = next((posixpath.join(directory, name + s) for s in suffixes
+                           if self.fs.is_file(posixpath.join(directory, name + s))), None)
+            if module:
+                result = (module, None)
+                break
+        else:
+            if namespace:
+                result = (None, tuple(namespace))
+        self._find_cache[key] = result
+        return result
