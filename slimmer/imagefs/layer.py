@@ -27,7 +27,7 @@ from .sources import CAPTURE_MAX, SOURCE_SUFFIXES, SourceBudget, wanted
 
 ELF_READ_CAP = 512 << 20        # larger ELF files are indexed without ElfInfo
 SHEBANG_MAX = 256
-STREAM_BUFFER = 1 << 20
+STREAM_BUFFER = 64 << 10      # tarfile's "r|" mode copies the rest of its buffer on every read: keep it small
 _CHUNK = 1 << 20
 
 WHITEOUT_PREFIX = ".wh."
