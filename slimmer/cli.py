@@ -280,7 +280,7 @@ def add_xray_parser(commands) -> None:
                      help="print the files LAYER added (+), modified (~) and removed (-) as a tree; "
                           "LAYER is an index, -1 for the top layer, or all")
     sub.add_argument("--tree-limit", type=int, default=1000, metavar="N",
-                     help="changed paths listed per layer in --json, biggest first (0: all; default 1000)")
+                     help="changed paths listed per layer in --json and --html, biggest first (0: all; default 1000)")
     sub.add_argument("--ci", action="store_true", help="evaluate CI rules; exit 1 when one fails")
     sub.add_argument("--ci-config", metavar="FILE",
                      help="CI rules file: .slim-ci.toml or dive's .dive-ci (default: both, in the current directory)")
@@ -322,7 +322,7 @@ def run_xray(args) -> int:
     if args.html:
         from .html import render_xray_html
         with open(args.html, "w", encoding="utf-8") as handle:
-            handle.write(render_xray_html(report))
+            handle.write(render_xray_html(report, tree_limit=args.tree_limit))
     if args.json:
         print(json.dumps(xray.to_json(report, results, tree_limit=args.tree_limit), indent=2))
     elif trees:

@@ -19,7 +19,6 @@ analysis; the analysis is pure: it takes the per-layer data of imagefs
 from __future__ import annotations
 
 from ..history import instruction
-from ..textfmt import human_size
 from .analyse import CACHE_KINDS, DUPLICATE_NOISE, TOP_N, analyse, cache_kind, is_imported
 from .ci import (BYTE_RULES, CI_FILE, DEFAULT_RULES, DISABLED, DIVE_CI_FILE, DIVE_KEYS, RULES, RuleResult,
                  evaluate_rules, load_ci_rules, parse_bytes, parse_ratio, rule_flag, rule_name, rule_value)
@@ -30,13 +29,12 @@ from .render import render_text, shorten, to_json
 from .report import Change, Duplicate, FileChange, Finding, LayerReport, SizedPath, XrayReport
 from .tree import MARKS, TREE_LIMIT, render_tree, select_layer
 
-human_bytes = human_size     # the name slimmer.html imports
 
 __all__ = [
     "ARCHIVE_PREFIX", "BASE_LABEL", "BYTE_RULES", "CACHE_KINDS", "CI_FILE", "DEFAULT_RULES", "DISABLED",
     "DIVE_CI_FILE", "DIVE_KEYS", "DUPLICATE_NOISE", "MARKS", "MB", "OCI_ARCHIVE_PREFIX", "OCI_PREFIX", "RULES", "TOP_N", "TREE_LIMIT", "Change",
     "Duplicate", "FileChange", "Finding", "LayerReport", "RuleResult", "SizedPath", "XrayReport", "analyse",
-    "cache_kind", "evaluate_rules", "human_bytes", "instruction", "is_imported", "layer_instructions",
+    "cache_kind", "evaluate_rules", "instruction", "is_imported", "layer_instructions",
     "load_ci_rules", "needs_docker", "parse_bytes", "parse_ratio", "read_image", "render_text", "render_tree", "rule_flag",
     "rule_name", "rule_value", "select_layer", "shorten", "to_json", "xray_archive", "xray_file", "xray_image",
 ]
