@@ -35,7 +35,21 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
      300 modules import half the stdlib).
   7. Each file is read and scanned once, each name resolved once per search
      path; the walk ends when no new file appears (bounded by the image).
-  8. Out of reach: a name computed at run time (`importlib.import_module(name)`,
+  8. CPython's import system runs frozen into the interpreter (importlib's
+     __init__ takes _frozen_importlib and _frozen_importlib_external);
+     importlib/_bootstrap.py and _bootstrap_external.py are its source, and
+     what they import inside a method runs when that method is called. Those
+     methods are callbacks other modules call by name, so each such import is
+     kept once a scanned source names its method (FROZEN_CALLBACKS), not
+     because the import system is present: importlib.metadata for
+     `find_distributions` (only importlib.metadata and its backport call it),
+     importlib.readers for `get_resource_reader` (importlib.resources,
+     importlib_resources), tokenize for `get_source`/`decode_source`
+     (linecache, inspect). python-cli: 2 MB (importlib.metadata's email,
+     zipfile, csv, pathlib..., and importlib.resources' tempfile, shutil,
+     tarfile, lzma, bz2, random, statistics, decimal) reached through
+     warnings -> traceback -> ast -> inspect -> importlib.machinery.
+  9. Out of reach: a name computed at run time (`importlib.import_module(name)`,
      `require(variable)`, `require "x/#{y}"`, `require $module`), and what a C
      extension imports. Those are kept when a probe makes the app load them
      (traced), or with --include-path.
@@ -49,6 +63,14 @@ from ..model import EntryType, FsEntry, KeepReason
 from .rule import Rule, Stage
 
 _SOURCE_MAX_BYTES = 8 << 20       # bigger "sources" are data (a generated table), not code
+# rule 8: the frozen import system's source files, and what each of its callbacks imports
+FROZEN_IMPORT_SYSTEM = ("/importlib/_bootstrap.py", "/importlib/_bootstrap_external.py")
+FROZEN_CALLBACKS: dict[bytes, str] = {
+    b"find_distributions": "importlib.metadata",      # PathFinder.find_distributions
+    b"get_resource_reader": "importlib.readers",      # FileLoader / NamespaceLoader.get_resource_reader
+    b"get_source": "tokenize",                        # SourceLoader.get_source -> decode_source
+    b"decode_source": "tokenize",                     # importlib.util.decode_source
+}
 # A file kept for one of these reasons runs (or may run) as code; a file kept only because
 # its package, plugin directory or data tree is kept whole runs only if something imports it.
 RUNS = frozenset((KeepReason.TRACED, KeepReason.REPAIRED, KeepReason.INCLUDE, KeepReason.ESSENTIAL,
@@ -70,6 +92,9 @@ class ImportsRule(Rule):
         super().__init__(keeper)
         self._resolver: ImportResolver | None = None
         self.scanned: set[str] = set()
+        self.frozen: str | None = None              # a kept source of the frozen import system
+        self.called: set[bytes] = set()             # callbacks some scanned source names
+        self.callbacks_kept: set[bytes] = set()
 
     def resolver(self) -> ImportResolver:
         """Search paths are discovered once, on the first kept file that needs them."""
@@ -95,7 +120,8 @@ class ImportsRule(Rule):
         resolver = self.resolver()
         if entry.elf is not None:
             self.scanned.add(path)
-            found = resolver.ruby_counterparts(path) if path.endswith(".so") else []
+            found = [(target, path) for target in
+                     (resolver.ruby_counterparts(path) if path.endswith(".so") else [])]
         else:
             language = resolver.language(path, entry.shebang)
             if language is None or entry.size > _SOURCE_MAX_BYTES:
@@ -104,11 +130,43 @@ class ImportsRule(Rule):
             if kept.reason not in RUNS:
                 return []
             self.scanned.add(path)
-            data = keeper.content(path)
-            runs_as_main = entry.shebang if entry.mode & 0o111 else None
-            found = resolver.imports_of(path, data, language, runs_as_main) if data is not None else []
-        reached = (keeper.keep(target, KeepReason.IMPORTS, path) for target in found)
+            frozen = self.frozen_import_system(path, language)
+            data = None if frozen else keeper.content(path)
+            if frozen:
+                self.frozen = self.frozen or path                 # rule 8: its imports wait for a caller
+                found = self.callback_imports(None)
+            elif data is None:
+                found = []
+            else:
+                runs_as_main = entry.shebang if entry.mode & 0o111 else None
+                found = [(target, path) for target in resolver.imports_of(path, data, language, runs_as_main)]
+                if language == "python":
+                    found += self.callback_imports(data)
+        reached = (keeper.keep(target, KeepReason.IMPORTS, because) for target, because in found)
         return [real for real in reached if real is not None and real not in self.scanned]
+
+    def frozen_import_system(self, path: str, language: str) -> bool:
+        """importlib/_bootstrap*.py of a Python standard library the image has."""
+        if language != "python" or not path.endswith(FROZEN_IMPORT_SYSTEM):
+            return False
+        stdlib = posixpath.dirname(posixpath.dirname(path))
+        resolver = self.resolver()
+        return any(resolver.real_dir(python.stdlib) == stdlib for python in resolver.paths.python)
+
+    def callback_imports(self, source: bytes | None) -> list[tuple[str, str]]:
+        """Rule 8: what the frozen import system imports for the callbacks `source` names
+        (or, when the import system itself was just found, for those named before)."""
+        if source is not None:
+            self.called.update(name for name in FROZEN_CALLBACKS if name in source)
+        if self.frozen is None:
+            return []
+        found: list[tuple[str, str]] = []
+        for name in sorted(self.called - self.callbacks_kept):
+            self.callbacks_kept.add(name)
+            statement = f"import {FROZEN_CALLBACKS[name]}\n".encode()
+            found += [(target, self.frozen) for target in
+                      self.resolver().imports_of(self.frozen, statement, "python", None)]
+        return found
 
 
 def search_resolver(keeper) -> ImportResolver:

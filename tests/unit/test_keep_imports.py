@@ -115,6 +115,51 @@ def test_python_package_files_are_scanned_only_once_something_imports_them():
     assert r[f"{site}/pkg_resources/__init__.py"] is R.IMPORTS and r[f"{STDLIB}/tarfile.py"] is R.IMPORTS
 
 
+BOOTSTRAP = f"{STDLIB}/importlib/_bootstrap_external.py"
+FROZEN = dict(PYTHON, **{
+    BOOTSTRAP: source("import _imp\nimport sys\n"
+                      "def decode_source(source_bytes):\n    import tokenize\n"
+                      "class FileLoader:\n    def get_resource_reader(self, module):\n"
+                      "        from importlib.readers import FileReader\n        return FileReader(self)\n"
+                      "class PathFinder:\n    @classmethod\n    def find_distributions(cls, *args):\n"
+                      "        from importlib.metadata import MetadataPathFinder\n"),
+    f"{STDLIB}/importlib/machinery.py": source("from ._bootstrap_external import PathFinder\n"),
+    f"{STDLIB}/importlib/metadata/__init__.py": source(
+        "import email\nimport zipfile\ndef _discover(finder):\n    return getattr(finder, 'find_distributions', None)\n"),
+    f"{STDLIB}/email/__init__.py": source(""), f"{STDLIB}/zipfile.py": source(""),
+    f"{STDLIB}/tokenize.py": source(""),
+    f"{STDLIB}/linecache.py": source("import tokenize\ndef lazycache(g):\n    return g['__loader__'].get_source\n"),
+    f"{STDLIB}/importlib/resources/_common.py": source(
+        "def from_package(spec):\n    return spec.loader.get_resource_reader(spec.name)\n"),
+})
+
+
+def test_python_frozen_import_system_imports_only_for_the_callbacks_a_kept_source_calls():
+    """importlib/_bootstrap_external.py runs frozen in the interpreter; its lazy imports serve
+    callbacks (find_distributions, get_resource_reader): kept once a kept source names the
+    method, not because importlib.machinery is imported (python-cli: 2 MB of email, zipfile,
+    tempfile, tarfile, decimal...)."""
+    cli = (("/usr/bin/python3.11", ("python3", "/app/cli.py")),)
+    spec = dict(FROZEN, **{"/app/cli.py": source("import importlib.machinery\n")})
+    r = reasons(build(spec, ("/usr/bin/python3.11", "/app/cli.py"), cli))
+    assert r[BOOTSTRAP] is R.IMPORTS                              # its top-level code, as the file it is
+    for module in ("importlib/metadata/__init__.py", "email/__init__.py", "importlib/readers.py", "tokenize.py"):
+        assert f"{STDLIB}/{module}" not in r, module
+    # the callers name the callbacks: importlib.metadata, importlib.resources, linecache
+    spec["/app/cli.py"] = source("import importlib.machinery, linecache\n"
+                                 "def meta():\n    import importlib.metadata\n"
+                                 "def res():\n    from importlib.resources import _common\n")
+    r = reasons(build(spec, ("/usr/bin/python3.11", "/app/cli.py"), cli))
+    assert r[f"{STDLIB}/importlib/metadata/__init__.py"] is R.IMPORTS and r[f"{STDLIB}/email/__init__.py"] is R.IMPORTS
+    assert r[f"{STDLIB}/importlib/readers.py"] is R.IMPORTS and r[f"{STDLIB}/tokenize.py"] is R.IMPORTS
+    # a third-party caller (the importlib_resources backport) names the method too
+    spec["/app/cli.py"] = source("import importlib.machinery\nimport backport\n")
+    spec["/app/backport.py"] = source("def files(spec):\n    return spec.loader.get_resource_reader(spec.name)\n")
+    kept = build(spec, ("/usr/bin/python3.11", "/app/cli.py"), cli)
+    assert kept.kept[f"{STDLIB}/importlib/readers.py"].because_of == BOOTSTRAP
+    assert f"{STDLIB}/email/__init__.py" not in kept.kept
+
+
 def test_python_imports_rule_off_keeps_only_what_ran_and_lib_dynload_is_a_plugin_dir_again():
     r = reasons(build(PYTHON, SERVER_TRACE, SERVER, rules={"imports": False}))
     assert f"{VENV}/yaml/__init__.py" not in r and f"{STDLIB}/sqlite3/__init__.py" not in r
