@@ -24,7 +24,8 @@ and the machinery around them:
   shelltext.py  reading the shell text of a RUN (commands, words, pipes)
   rule.py       Rule, Finding, and `finding`, which points a finding at the offending word
   rules.py      the families, the catalogue RULES in its published order, every check
-  runner.py     lint_dockerfile (ignores), fails (--failure-threshold), attach_image_figures
+  runner.py     lint_dockerfile (ignores), fails (--failure-threshold)
+  evidence.py   attach_image_figures: xray's byte evidence on the findings (--image)
   config.py     the configuration file: .hadolint.yaml (hadolint's keys) or .slim-lint.toml
   render.py     text, JSON and GitHub annotations (SARIF is slimmer/sarif.py)
 """
@@ -38,7 +39,8 @@ from .parse import (HEREDOC, INSTRUCTIONS, LAYER_MAKING, DockerfileError, Instru
 from .render import render_github, render_text, to_json
 from .rule import SEVERITIES, Finding, Rule
 from .rules import RULES, WHY
-from .runner import THRESHOLDS, attach_image_figures, check_rule_names, fails, lint_dockerfile
+from .evidence import attach_image_figures
+from .runner import THRESHOLDS, check_rule_names, fails, lint_dockerfile
 from .secrets import is_secret_name
 from .shelltext import shell_commands
 from .stages import toolchain_image

@@ -5,27 +5,22 @@
   2. a finding is dropped when its rule id or hadolint code is ignored: by
      `--ignore`, by a global ignore comment, or by an ignore comment right above
      the instruction the finding is about;
-  3. with an image (`--image`), attach_image_figures adds xray's byte figures to
-     the findings of the final stage, matching its layer-making instructions to
-     the image's top layers.
+  3. with an image (`--image`), evidence.py's attach_image_figures adds xray's
+     byte figures to the findings.
 """
 from __future__ import annotations
 
 import difflib
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from ..errors import BadInput
-from ..textfmt import human_size
 from .config import LintConfig
-from .parse import LAYER_MAKING, final_stage, parse_dockerfile, parse_with_ignores, rule_key
+from .parse import parse_with_ignores, rule_key
 from .rule import SEVERITIES, Finding
 from .rules import CHECKS, RULES
 from .stages import untrusted_registry
-
-if TYPE_CHECKING:
-    from ..xray import XrayReport
 
 THRESHOLDS = SEVERITIES + ("none",)
 
@@ -80,34 +75,3 @@ def fails(findings: Sequence[Finding], threshold: str = "info") -> bool:
         return False
     limit = SEVERITIES.index(threshold)
     return any(SEVERITIES.index(f.severity) <= limit for f in findings)
-
-
-def attach_image_figures(findings: Sequence[Finding], text: str, report: XrayReport) -> list[Finding]:
-    """Findings with xray's bytes of the layer each (final-stage) finding is about.
-
-    The final stage's RUN/COPY/ADD instructions made the image's top layers, in order.
-    """
-    instructions = parse_dockerfile(text)
-    if not instructions:
-        return list(findings)
-    final = final_stage(instructions)
-    makers = [i for i in instructions if i.stage == final and i.keyword in LAYER_MAKING]
-    layers = list(report.layers)[-len(makers):] if makers and len(makers) <= len(report.layers) else []
-    layer_of = {instruction.line: layer for instruction, layer in zip(makers, layers)}
-    attached = []
-    for finding in findings:
-        layer = layer_of.get(finding.anchor)
-        if layer is None:
-            attached.append(finding)
-            continue
-        if finding.id == "cache-not-removed":
-            nbytes, what = sum(layer.caches.values()), "of package cache"
-        elif finding.id == "remove-in-later-layer":
-            nbytes, what = layer.deleted.bytes, "deleted here but still shipped in earlier layers"
-        elif finding.id == "apt-update-alone":
-            nbytes, what = layer.caches.get("apt lists", 0), "of apt lists"
-        else:
-            nbytes, what = layer.size_bytes, "in this layer"
-        attached.append(replace(finding, bytes=nbytes, layer=layer.index,
-                                message=f"{finding.message} [layer {layer.index}: {human_size(nbytes)} {what}]"))
-    return attached

@@ -517,11 +517,39 @@ def test_image_figures_are_attached_to_final_stage_findings():
     findings = attach_image_figures(lint_dockerfile(dockerfile), dockerfile, report)
     figures = {(f.id, f.line): (f.layer, f.bytes) for f in findings}
     assert figures[("remove-in-later-layer", 3)] == (2, 3000)
-    assert figures[("consecutive-runs", 3)] == (2, 0)
-    # the apt lists are gone from the final filesystem, so no cache bytes are left in layer 1
-    assert figures[("cache-not-removed", 2)] == (1, 0)
-    assert "[layer 2: 3.0 kB deleted here but still shipped in earlier layers]" in \
+    assert figures[("consecutive-runs", 3)] == (2, 3000)       # a cleanup RUN: what it hides still ships
+    # the apt lists layer 1 wrote ship in it, though a later layer deletes them
+    assert figures[("cache-not-removed", 2)] == (1, 3000)
+    assert "[layer 2: this cleanup in a later layer still ships 3.0 kB (1 files) in earlier layers]" in \
         next(f.message for f in findings if f.id == "remove-in-later-layer")
+
+
+def test_image_figures_for_caches_copies_and_the_base_image():
+    dockerfile = ("FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN pip install flask\n"
+                  "RUN apt-get update\nUSER app\n")
+    layers = [[file("/usr/local/bin/python3.12", b"P" * 7000)],            # the base image
+              [file("/app/app.py", b"a" * 400), file("/app/static/x.css", b"c" * 600)],
+              [file("/usr/local/lib/site-packages/flask/__init__.py", b"f" * 900),
+               file("/root/.cache/pip/http/ab/cd", b"h" * 2500)],
+              [file("/var/lib/apt/lists/deb_Packages", b"l" * 1200), file("/var/lib/apt/lists/lock")]]
+    saved = read_image(io.BytesIO(save_archive(layers, created_by=["ADD rootfs /", "COPY . .", "RUN pip",
+                                                                   "RUN apt-get update"])))
+    report = analyse(saved.layers, layer_instructions(saved))
+    findings = attach_image_figures(lint_dockerfile(dockerfile), dockerfile, report)
+    by_rule = {(f.id, f.code): f for f in findings}
+    pip = by_rule[("cache-not-removed", "DL3042")]
+    assert (pip.layer, pip.bytes) == (2, 2500) and pip.message.endswith("[layer 2: 2.5 kB of pip cache shipped in it]")
+    update = by_rule[("apt-update-alone", None)]
+    assert (update.layer, update.bytes) == (3, 1200)
+    copy = by_rule[("copy-before-install", None)]
+    assert (copy.layer, copy.bytes) == (1, 1000)
+    assert copy.message.endswith("[layer 1: 1.0 kB copied from the build context; the install's layer 2, 3.4 kB, "
+                                 "is rebuilt on every code change]")
+    toolchain = by_rule[("toolchain-final-stage", None)]
+    assert (toolchain.layer, toolchain.bytes) == (None, 7000)
+    assert toolchain.message.endswith("[the base image's 1 layer: 7.0 kB of the image's 12.6 kB]")
+    pinned = by_rule[("pip-unpinned", "DL3013")]
+    assert (pinned.layer, pinned.bytes) == (2, 3400)           # any other rule: its layer's bytes
 
 
 def _golden_log() -> str:
