@@ -7,7 +7,7 @@ index_image_cached, the way `slim build` indexes:
      read at all, and the layers' content sizes (the image's size) come along;
   3. some cached: `docker save` is read once, and the layers the cache names by
      their member name are passed over unparsed (the daemon writes the whole stream
-     either way; reading past a layer costs a fraction of parsing it: bench/build_bench.py);
+     either way; passing over a layer costs about what reading its bytes does: bench/cache_bench.py);
   4. a member passed over that turns out to be another layer (a damaged cache) makes
      the index read the stream again, parsing everything.
 """
