@@ -4,6 +4,12 @@ The image's size is its content size (imagefs.content_size; docs/BUILD.md),
 never the API's `Size`, which is the compressed size on the containerd image
 store and the disk usage on overlay2: the original and the slim image, xray and
 compare, the report and the gates all count the same bytes.
+
+Which history entry made which layer: the image config's `empty_layer` flags
+decide when the caller has the config (image_info_from_api's config_history, or
+with_config_history once a `docker save` archive was read); the Docker API's
+history carries no such flag, so without the config a heuristic decides
+(_layer_entries).
 """
 from __future__ import annotations
 
@@ -35,18 +41,16 @@ def with_content_size(docker: DockerPort, image: ImageInfo) -> ImageInfo:
     return replace(image, size_bytes=size)
 
 
-def image_info_from_api(reference: str, raw: dict, history: list[dict]) -> ImageInfo:
-    """Pure: build ImageInfo from `docker image inspect` and `docker history` output.
+def image_info_from_api(reference: str, raw: dict, history: list[dict],
+                        config_history: list[dict] | None = None) -> ImageInfo:
+    """Pure: build ImageInfo from `docker image inspect` and `docker history` output,
+    and the image config's own history when the caller has it (CONFIG_HISTORY, the
+    `history` list of the config JSON in a `docker save` archive).
 
     size_bytes is 0: the API's Size is not slimmer's size (module docstring);
     with_content_size fills it. Layer sizes are not in the inspect output either;
     imagefs fills exact figures. Here each layer gets the size of the history
-    entry that made it:
-      1. history is newest-first from the API; reverse it;
-      2. entries with Size 0 whose instruction makes no layer (ENV, LABEL, CMD...)
-         are "empty"; the remaining entries pair up with RootFS.Layers in order;
-      3. when the counts disagree (squashed or imported images), layers keep
-         an empty created_by rather than a wrong one.
+    entry that made it, paired as _layer_entries says.
     """
     config = raw.get("Config") or {}
     health = config.get("Healthcheck")
@@ -74,14 +78,10 @@ def image_info_from_api(reference: str, raw: dict, history: list[dict]) -> Image
     )
     chronological = list(reversed(history))
     diff_ids = (raw.get("RootFS") or {}).get("Layers") or []
-    entries = _mark_empty(chronological, len(diff_ids))
-    layer_history = [(entry, item) for entry, item in zip(entries, chronological) if not entry.empty_layer]
-    if len(layer_history) != len(diff_ids):
-        layer_history = [(HistoryEntry("", False), {})] * len(diff_ids)
-    layers = tuple(
-        LayerInfo(index=i, digest=digest, size_bytes=int(item.get("Size") or 0),
-                  created_by=entry.created_by)
-        for i, (digest, (entry, item)) in enumerate(zip(diff_ids, layer_history)))
+    created_by = [item.get("CreatedBy") or "" for item in chronological]
+    sizes = [int(item.get("Size") or 0) for item in chronological]
+    entries = _layer_entries(created_by, sizes, len(diff_ids), config_history)
+    layers = _paired_layers(diff_ids, entries, sizes)
     return ImageInfo(
         reference=reference,
         id=raw["Id"],
@@ -95,21 +95,76 @@ def image_info_from_api(reference: str, raw: dict, history: list[dict]) -> Image
     )
 
 
+def with_config_history(docker: DockerPort, image: ImageInfo, config_history: list[dict] | None) -> ImageInfo:
+    """IMAGE with its layers paired by the image config's `empty_layer` flags, for a caller
+    that reads the config (a `docker save` archive's) after inspecting the image: the
+    API's inspect and history are read again (two small calls; each layer's size comes
+    from the API entry that made it). IMAGE itself without a config history."""
+    if not config_history:
+        return image
+    raw = docker.inspect_image(image.id)
+    info = image_info_from_api(image.reference, raw, docker.image_history(image.id), config_history)
+    return replace(info, size_bytes=image.size_bytes)
+
+
+def _layer_entries(created_by: list[str], sizes: list[int], layer_count: int,
+                   config_history: list[dict] | None) -> tuple[HistoryEntry, ...]:
+    """Which history entries (chronological) made a layer:
+      1. the API's history is newest-first; the caller reverses it;
+      2. the image config's `empty_layer` flags decide when the caller has the config
+         and they apply: the builder wrote them, and the daemon pairs layers by them.
+         They apply when the config history has as many entries as the API's, with
+         the same created_by each, and exactly as many entries without the flag
+         (absent means false, as in the OCI image spec) as the image has layers;
+      3. otherwise (no config, no history in it, or it does not line up) a heuristic,
+         _mark_empty: entries of size 0 whose instruction makes no layer are empty.
+    """
+    entries = _flags_entries(created_by, layer_count, config_history)
+    return entries if entries is not None else _mark_empty(created_by, sizes, layer_count)
+
+
+def _flags_entries(created_by: list[str], layer_count: int,
+                   config_history: list[dict] | None) -> tuple[HistoryEntry, ...] | None:
+    """The entries as the config's flags say (_layer_entries, rule 2), None when they do not apply."""
+    if not config_history or len(config_history) != len(created_by):
+        return None
+    if [item.get("created_by") or "" for item in config_history] != created_by:
+        return None
+    flags = [bool(item.get("empty_layer")) for item in config_history]
+    if flags.count(False) != layer_count:
+        return None
+    return tuple(HistoryEntry(created_by=instruction(text), empty_layer=flag) for text, flag in zip(created_by, flags))
+
+
+def _paired_layers(diff_ids: list[str], entries: tuple[HistoryEntry, ...], sizes: list[int]) -> tuple[LayerInfo, ...]:
+    """Entries that made a layer pair up with the layers in order; when the counts
+    disagree (squashed or imported images), layers keep an empty created_by rather
+    than a wrong one."""
+    made = [(entry, size) for entry, size in zip(entries, sizes) if not entry.empty_layer]
+    if len(made) != len(diff_ids):
+        made = [(HistoryEntry("", False), 0)] * len(diff_ids)
+    return tuple(LayerInfo(index=i, digest=digest, size_bytes=size, created_by=entry.created_by)
+                 for i, (digest, (entry, size)) in enumerate(zip(diff_ids, made)))
+
+
 _NO_LAYER = ("ENV", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "USER", "WORKDIR", "VOLUME",
              "HEALTHCHECK", "STOPSIGNAL", "SHELL", "ARG", "ONBUILD", "MAINTAINER")
 
 
-def _mark_empty(chronological: list[dict], layer_count: int) -> tuple[HistoryEntry, ...]:
-    """Which history entries made a layer.
+def _mark_empty(created_by: list[str], sizes: list[int], layer_count: int) -> tuple[HistoryEntry, ...]:
+    """Which history entries made a layer, without the config's flags (a heuristic).
 
     WORKDIR is ambiguous: the classic builder commits a (0-byte) layer when
     it creates the directory, none otherwise. Count the certain layers first,
-    then take the ambiguous ones only if that makes the counts agree.
+    then take the ambiguous ones only if that makes the counts agree. A RUN
+    that changed nothing makes no layer either (the classic builder flags it
+    empty); nothing here can tell, the counts disagree and the layers stay
+    unpaired: the config's flags are the answer.
     """
     kinds = []
-    for item in chronological:
-        keyword = history_keyword(item.get("CreatedBy") or "")
-        if item.get("Size"):
+    for text, size in zip(created_by, sizes):
+        keyword = history_keyword(text)
+        if size:
             kinds.append("layer")
         elif keyword == "WORKDIR":
             kinds.append("maybe")
@@ -120,9 +175,9 @@ def _mark_empty(chronological: list[dict], layer_count: int) -> tuple[HistoryEnt
     certain = kinds.count("layer")
     take_maybe = certain + kinds.count("maybe") == layer_count
     return tuple(
-        HistoryEntry(created_by=instruction(item.get("CreatedBy") or ""),
+        HistoryEntry(created_by=instruction(text),
                      empty_layer=not (kind == "layer" or (kind == "maybe" and take_maybe)))
-        for item, kind in zip(chronological, kinds))
+        for text, kind in zip(created_by, kinds))
 
 
 def default_slim_tag(image: ImageInfo) -> str:
