@@ -162,8 +162,10 @@ class LayerCache:
                 stat = item.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if item.name.startswith(".tmp-") and now - stat.st_mtime < _STALE_TEMP_S:
-                continue                 # another run is writing it
+            if item.name.startswith(".tmp-"):
+                if now - stat.st_mtime >= _STALE_TEMP_S:
+                    self._unlink(item.path)      # left by a run that died
+                continue                         # else another run is writing it
             files.append((stat.st_mtime, stat.st_size, item.path))
         total = sum(size for _, size, _ in files)
         for _, size, path in sorted(files):

@@ -153,6 +153,19 @@ def test_the_cache_stays_within_its_bound_dropping_the_least_recently_used(tmp_p
     assert cache.get(diff_ids(archives[1])[0], "elf") is None   # the oldest unused one went first
 
 
+def test_a_temporary_file_left_by_a_run_that_died_goes_at_the_next_write(tmp_path):
+    cache = LayerCache(str(tmp_path))
+    os.makedirs(cache.directory)
+    stale, fresh = os.path.join(cache.directory, ".tmp-dead"), os.path.join(cache.directory, ".tmp-writing")
+    for path in (stale, fresh):
+        with open(path, "wb") as handle:
+            handle.write(b"half a record")
+    os.utime(stale, (1, 1))
+    archive = save_archive([BASE])
+    index_image_cached(diff_ids(archive), SaveStreams(archive), cache)
+    assert not os.path.exists(stale) and os.path.exists(fresh)
+
+
 def test_a_record_larger_than_the_whole_cache_is_not_kept(tmp_path):
     archive = save_archive([BASE])
     cache = LayerCache(str(tmp_path), max_bytes=10)
