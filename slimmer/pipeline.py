@@ -467,7 +467,7 @@ def _index_into(docker: Docker, image, box: dict, timer: _Timer) -> None:
         with timer.stage("index"):
             box["index"] = imagefs.index_image_cached([layer.digest for layer in image.layers],
                                                       lambda: docker.export_image(image.id),
-                                                      imagefs.default_cache()).index
+                                                      imagefs.default_cache(), image_id=image.id).index
     except SlimError as exc:
         box["error"] = exc
     except Exception as exc:  # surfaced in the main thread with what failed

@@ -14,7 +14,7 @@
      does not decode (cut short, corrupt, another format) is ignored, removed, and
      written again by the run that reads the layer;
   5. besides the records: each layer's content size (what `slim build` reports as the
-     image's size) and, per member name of a `docker save` stream, the digest of the
+     image's size), each image config by image ID (the sha256 of its bytes) and, per member name of a `docker save` stream, the digest of the
      layer it holds (both content-addressed: Docker 20.10 names a layer tar after its
      chain of layers, OCI layouts after the blob digest), so a stream's layers that are
      cached already can be passed over without being parsed.
@@ -23,6 +23,7 @@ A cache that cannot be written (a read-only home) is a cache that misses: never 
 from __future__ import annotations
 
 import hashlib
+import json
 import marshal
 import os
 import re
@@ -110,8 +111,9 @@ class LayerCache:
             pass
         return record
 
-    def put(self, digest: str, variant: str, record: LayerRecord) -> bool:
-        """Keep RECORD (read this way from the layer tar with sha256 DIGEST); False when not kept."""
+    def put(self, digest: str, variant: str, record: LayerRecord, member: str | None = None) -> bool:
+        """Keep RECORD (read this way from the layer tar with sha256 DIGEST, the `docker save`
+        member MEMBER); False when not kept."""
         path = self._path(digest, variant)
         if path is None:
             return False
@@ -120,6 +122,8 @@ class LayerCache:
             return False
         self.stats.writes += 1
         self.put_size(digest, record.content_size)
+        if member is not None:
+            self.put_member(member, digest)
         self.evict()
         return True
 
@@ -146,6 +150,23 @@ class LayerCache:
     def put_member(self, member: str, digest: str) -> None:
         if _DIGEST.fullmatch(digest) and self.layer_of(member) != digest:
             self._write(self._member_path(member), digest.encode("ascii"))
+
+    def config(self, image_id: str) -> dict | None:
+        """The image config of this image ID (the sha256 of the config's bytes), when kept."""
+        data = self._read(self._path(image_id, "config"))
+        if data is None or "sha256:" + hashlib.sha256(data).hexdigest() != image_id:
+            return None
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+
+    def put_config(self, image_id: str, data: bytes) -> None:
+        path = self._path(image_id, "config")
+        if path is not None and "sha256:" + hashlib.sha256(data).hexdigest() == image_id \
+                and len(data) <= self.max_bytes and self.config(image_id) is None and self._write(path, data):
+            self.evict()
 
     # --- the bound ------------------------------------------------------------------------
 

@@ -107,6 +107,7 @@ class _SaveReader:
         self.passed_over: dict[str, tuple[str, str]] = {}   # member -> (its digest per the cache, codec)
         self.aliases: dict[str, str] = {}          # duplicate layer stored as a symlink -> its target
         self.small_json: dict[str, dict] = {}
+        self.json_sha256: dict[str, str] = {}     # member -> "sha256:..." of its bytes (the config's: the image ID)
         self.declared: dict[str, str] = {}         # blob member -> media type, from the manifests read so far
         self.unreadable: dict[str, str] = {}       # member -> why it could not be decoded as a layer
         self.manifest: list | None = None
@@ -144,11 +145,15 @@ class _SaveReader:
             self._layer(name, content, codec)
         elif member.size <= _JSON_MAX:
             try:
-                document = json.loads(content.read())
+                raw = content.read()
+                document = json.loads(raw)
             except ValueError:
                 self.unreadable[name] = f"neither a tar, gzip nor zstd stream (starts with {head[:8].hex()})"
                 return
             self.small_json[name] = document
+            self.json_sha256[name] = "sha256:" + hashlib.sha256(raw).hexdigest()
+            if self.cache is not None and isinstance(document, dict) and "rootfs" in document:
+                self.cache.put_config(self.json_sha256[name], raw)     # an image config
             self.declared.update(declared_layers(document))
 
     def _layer(self, name: str, content: BinaryIO, codec: str) -> None:
@@ -229,8 +234,8 @@ class _SaveReader:
             return
         kind = variant(hashes=self.hashes, elf=self.elf)
         for name, parsed in self.parsed.items():
-            if parsed.sha256 is not None and self.cache.put(parsed.sha256, kind, parsed.record):
-                self.cache.put_member(name, parsed.sha256)
+            if parsed.sha256 is not None:
+                self.cache.put(parsed.sha256, kind, parsed.record, member=name)
 
 
 class _Hashing:

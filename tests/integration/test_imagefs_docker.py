@@ -73,16 +73,17 @@ def test_a_second_index_of_the_same_image_reads_no_layer_tar(tmp_path, monkeypat
         return docker.export_image(raw["Id"])
 
     monkeypatch.setattr(imagefs.saved, "parse_layer", counted_parse)
-    first = imagefs.index_image_cached(diff_ids, open_save, cache)
+    first = imagefs.index_image_cached(diff_ids, open_save, cache, image_id=raw["Id"])
     assert (len(saves), len(layers_parsed), first.from_cache) == (1, len(diff_ids), 0)
     assert cache.stats.writes == len(set(diff_ids))
 
     monkeypatch.setattr(imagefs.size, "_LAYER_CONTENT_BYTES", {})    # as in a new process
-    second = imagefs.index_image_cached(diff_ids, open_save, cache)
+    second = imagefs.index_image_cached(diff_ids, open_save, cache, image_id=raw["Id"])
     assert (len(saves), len(layers_parsed)) == (1, len(diff_ids))     # no docker save, no layer tar read
     assert not second.save_read and second.from_cache == len(diff_ids)
     assert dict(second.index.entries) == dict(first.index.entries)
     assert dict(second.index.contents) == dict(first.index.contents)
+    assert second.config == first.config and second.config["history"]     # the config's empty_layer flags too
     bash = second.index.get("/usr/bin/bash")
     assert bash.elf is not None and bash.elf.interpreter == "/lib64/ld-linux-x86-64.so.2"
     # the image's size comes with the cached layers: no docker save for it either

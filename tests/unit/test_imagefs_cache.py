@@ -42,6 +42,11 @@ def diff_ids(archive: bytes) -> list[str]:
     return [layer.digest for layer in imagefs.read_saved_image(io.BytesIO(archive)).layers]
 
 
+def image_id(archive: bytes) -> str:
+    config_name = imagefs.read_saved_image(io.BytesIO(archive)).config_name
+    return "sha256:" + os.path.basename(config_name).removesuffix(".json")
+
+
 def assert_same_index(read, archive: bytes) -> None:
     expected = index_image(io.BytesIO(archive))
     assert dict(read.index.entries) == dict(expected.entries)
@@ -54,17 +59,43 @@ def test_a_second_index_of_the_same_image_reads_no_docker_save(tmp_path, layout)
     cache = LayerCache(str(tmp_path))
     save = SaveStreams(archive)
 
-    first = index_image_cached(diff_ids(archive), save, cache)
+    first = index_image_cached(diff_ids(archive), save, cache, image_id=image_id(archive))
     assert (save.opened, first.save_read, first.parsed, first.from_cache) == (1, True, 2, 0)
     assert_same_index(first, archive)
 
-    second = index_image_cached(diff_ids(archive), save, cache)
+    second = index_image_cached(diff_ids(archive), save, cache, image_id=image_id(archive))
     assert (save.opened, second.save_read, second.parsed, second.from_cache) == (1, False, 0, 2)
     assert_same_index(second, archive)
+    assert second.config == first.config and second.config["rootfs"]["diff_ids"] == diff_ids(archive)
     tool = second.index.get("/usr/bin/tool")
     assert tool.shebang == "/bin/sh" and tool.layer == 0
     assert second.index.get("/usr/bin/true").elf is not None
     assert second.index.get("/app/main.py").layer == 1 and "/etc/old" not in second.index
+
+
+def test_an_image_config_not_cached_yet_is_read_once_with_every_layer_passed_over(tmp_path):
+    archive = save_archive([BASE, APP_A])
+    cache = LayerCache(str(tmp_path))
+    index_image_cached(diff_ids(archive), SaveStreams(archive), cache)       # no image ID: no config wanted
+    os.unlink(os.path.join(cache.directory, image_id(archive).split(":")[1] + ".config"))
+    save = SaveStreams(archive)
+    read = index_image_cached(diff_ids(archive), save, cache, image_id=image_id(archive))
+    assert (save.opened, read.parsed, read.from_cache) == (1, 0, 2) and read.config["os"] == "linux"
+    again = index_image_cached(diff_ids(archive), save, cache, image_id=image_id(archive))
+    assert save.opened == 1 and again.config == read.config
+
+
+def test_a_config_whose_bytes_are_not_its_image_id_is_not_used(tmp_path):
+    archive = save_archive([BASE])
+    cache = LayerCache(str(tmp_path))
+    index_image_cached(diff_ids(archive), SaveStreams(archive), cache, image_id=image_id(archive))
+    path = os.path.join(cache.directory, image_id(archive).split(":")[1] + ".config")
+    with open(path, "ab") as handle:
+        handle.write(b" ")
+    assert cache.config(image_id(archive)) is None
+    save = SaveStreams(archive)
+    assert index_image_cached(diff_ids(archive), save, cache, image_id=image_id(archive)).config is not None
+    assert save.opened == 1
 
 
 def test_the_content_size_comes_from_the_cache_in_a_later_run(tmp_path, monkeypatch):
