@@ -50,7 +50,7 @@ class DataRule(Rule):
     stage = Stage.EACH
     reasons = (KeepReason.DATA,)
     default = True
-    cost = "1.4-3.6 MB per sample app (zoneinfo, the CA store, locales)"
+    cost = "0.7-3 MB per sample app (zoneinfo without right/, the CA store, locales)"
 
     def __init__(self, keeper) -> None:
         super().__init__(keeper)

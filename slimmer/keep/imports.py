@@ -85,8 +85,9 @@ class ImportsRule(Rule):
     stage = Stage.EACH
     reasons = (KeepReason.IMPORTS,)
     default = True
-    cost = ("-1.3 to +3.5 MB per sample app (python-venv's handlers: libsqlite3, PyYAML); lib-dynload "
-            "is no longer a plugin directory kept whole; one Docker read per kept source")
+    cost = ("-1.3 to +3.5 MB per sample app (python-venv's handlers: libsqlite3, PyYAML; python-cli 1.7 MB "
+            "since the frozen import system's callbacks wait for their callers); lib-dynload is no longer a "
+            "plugin directory kept whole; one Docker read per kept source")
 
     def __init__(self, keeper) -> None:
         super().__init__(keeper)
