@@ -36,12 +36,13 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
   7. Each file is read and scanned once, each name resolved once per search
      path; the walk ends when no new file appears (bounded by the image).
   8. CPython's import system runs frozen into the interpreter (importlib's
-     __init__ takes _frozen_importlib and _frozen_importlib_external);
-     importlib/_bootstrap.py and _bootstrap_external.py are its source, and
-     what they import inside a method runs when that method is called. Those
-     methods are callbacks other modules call by name, so each such import is
-     kept once a scanned source names its method (FROZEN_CALLBACKS), not
-     because the import system is present: importlib.metadata for
+     __init__ takes _frozen_importlib and _frozen_importlib_external), whether
+     or not its source is kept; importlib/_bootstrap.py and
+     _bootstrap_external.py are that source, and are not scanned: what they
+     import inside a method runs when the method is called, and those methods
+     are callbacks other modules call by name. So each such import is kept
+     for a scanned source that names its method (FROZEN_CALLBACKS), resolved
+     by that source's interpreter: importlib.metadata for
      `find_distributions` (only importlib.metadata and its backport call it),
      importlib.readers for `get_resource_reader` (importlib.resources,
      importlib_resources), tokenize for `get_source`/`decode_source`
@@ -93,9 +94,7 @@ class ImportsRule(Rule):
         super().__init__(keeper)
         self._resolver: ImportResolver | None = None
         self.scanned: set[str] = set()
-        self.frozen: str | None = None              # a kept source of the frozen import system
-        self.called: set[bytes] = set()             # callbacks some scanned source names
-        self.callbacks_kept: set[bytes] = set()
+        self.callbacks_kept: set[tuple[str, str | None]] = set()   # (module, stdlib) rule 8 resolved
 
     def resolver(self) -> ImportResolver:
         """Search paths are discovered once, on the first kept file that needs them."""
@@ -131,18 +130,15 @@ class ImportsRule(Rule):
             if kept.reason not in RUNS:
                 return []
             self.scanned.add(path)
-            frozen = self.frozen_import_system(path, language)
-            data = None if frozen else keeper.content(path)
-            if frozen:
-                self.frozen = self.frozen or path                 # rule 8: its imports wait for a caller
-                found = self.callback_imports(None)
-            elif data is None:
-                found = []
-            else:
-                runs_as_main = entry.shebang if entry.mode & 0o111 else None
-                found = [(target, path) for target in resolver.imports_of(path, data, language, runs_as_main)]
-                if language == "python":
-                    found += self.callback_imports(data)
+            if self.frozen_import_system(path, language):
+                return []                                           # rule 8: its imports wait for a caller
+            data = keeper.content(path)
+            if data is None:
+                return []
+            runs_as_main = entry.shebang if entry.mode & 0o111 else None
+            found = [(target, path) for target in resolver.imports_of(path, data, language, runs_as_main)]
+            if language == "python":
+                found += self.callback_imports(path, data)
         reached = (keeper.keep(target, KeepReason.IMPORTS, because) for target, because in found)
         return [real for real in reached if real is not None and real not in self.scanned]
 
@@ -154,19 +150,18 @@ class ImportsRule(Rule):
         resolver = self.resolver()
         return any(resolver.real_dir(python.stdlib) == stdlib for python in resolver.paths.python)
 
-    def callback_imports(self, source: bytes | None) -> list[tuple[str, str]]:
-        """Rule 8: what the frozen import system imports for the callbacks `source` names
-        (or, when the import system itself was just found, for those named before)."""
-        if source is not None:
-            self.called.update(name for name in FROZEN_CALLBACKS if name in source)
-        if self.frozen is None:
-            return []
+    def callback_imports(self, path: str, source: bytes) -> list[tuple[str, str]]:
+        """Rule 8: what the frozen import system imports for the callbacks `source` names,
+        resolved by the interpreter that runs `path` (once per module and interpreter)."""
+        resolver = self.resolver()
+        python = resolver.python_for(path)
         found: list[tuple[str, str]] = []
-        for name in sorted(self.called - self.callbacks_kept):
-            self.callbacks_kept.add(name)
-            statement = f"import {FROZEN_CALLBACKS[name]}\n".encode()
-            found += [(target, self.frozen) for target in
-                      self.resolver().imports_of(self.frozen, statement, "python", None)]
+        for name, module in FROZEN_CALLBACKS.items():
+            key = (module, python.stdlib if python is not None else None)
+            if name in source and key not in self.callbacks_kept:
+                self.callbacks_kept.add(key)
+                found += [(target, path) for target in
+                          resolver.imports_of(path, f"import {module}\n".encode(), "python", None)]
         return found
 
 
