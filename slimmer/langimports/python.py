@@ -16,9 +16,13 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+from typing import TYPE_CHECKING
 
-from .core import MAX_SOURCE_BYTES, Import, LanguageResolver, unique
+from .core import MAX_SOURCE_BYTES, FsView, Import, LanguageResolver, unique
 from .pythonpath import PythonPath
+
+if TYPE_CHECKING:
+    from .resolver import SearchPaths
 
 # Modules that the interpreter's frozen bootstrap imports lazily on behalf of a kept
 # module: CPython's frozen importlib._bootstrap_external imports importlib.readers
@@ -174,11 +178,10 @@ def _scan_python_lines(text: str) -> list[Import]:
 
 # --- resolve --------------------------------------------------------------------------
 
-
 class PythonResolver(LanguageResolver):
     """Python's imports against the sys.path of each Python in the image."""
 
-    def __init__(self, fs, paths):
+    def __init__(self, fs: FsView, paths: "SearchPaths"):
         super().__init__(fs, paths)
         self._python_cache: dict[tuple, tuple] = {}
         self._find_cache: dict[tuple, tuple] = {}
