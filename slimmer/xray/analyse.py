@@ -20,6 +20,7 @@ ADDed by the base image, or a bottom layer with no instruction) is context.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Callable, Mapping, Sequence
 
 from ..imagefs import LayerFiles, MergedTree, stored_bytes
@@ -29,7 +30,7 @@ from .report import Change, Duplicate, LayerReport, SizedPath, XrayReport
 from .tree import file_changes
 
 TOP_N = 20
-ContentHashes = Callable[[list[FsEntry]], Mapping[tuple[int, str], str]]
+ContentHashes = Callable[[list[FsEntry]], Sequence[bytes]]      # a sha256 digest per entry, in order
 
 # Package-manager caches worth naming; each pattern matches a path in the final filesystem.
 CACHE_KINDS: tuple[tuple[str, re.Pattern], ...] = (
@@ -64,7 +65,7 @@ def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, i
             base_image: str = "", content_hashes: ContentHashes | None = None) -> XrayReport:
     """The xray report of LAYERS (bottom first); INSTRUCTIONS name the step that made each one.
 
-    content_hashes(entries) -> {(layer, path): sha256} reads the content of the files whose
+    content_hashes(entries) -> [sha256 digest per entry] reads the content of the files whose
     sizes collide (duplicates); without it, the layers' own hash tables are used when they have
     them (imagefs read with hashes=True)."""
     layers = sorted(layers, key=lambda item: item.index)
@@ -177,23 +178,21 @@ def _duplicates(files: list[FsEntry], layers: Sequence[LayerFiles],
       1. grouped by size first: a file whose size no other file has is never read;
       2. the files of a size shared by two or more are hashed (sha256), grouped by digest;
       3. empty files and DUPLICATE_NOISE are left out (findings.py's rule c)."""
-    by_size: dict[int, list[FsEntry]] = {}
-    for entry in files:
-        if entry.size and not DUPLICATE_NOISE.search(entry.path):
-            by_size.setdefault(entry.size, []).append(entry)
-    colliding = [entry for group in by_size.values() if len(group) > 1 for entry in group]
+    candidates = [entry for entry in files if entry.size and not DUPLICATE_NOISE.search(entry.path)]
+    sizes = Counter(entry.size for entry in candidates)
+    colliding = [entry for entry in candidates if sizes[entry.size] > 1]
+    del candidates, sizes
     if content_hashes is not None:
-        digests = content_hashes(colliding) if colliding else {}
+        digests = list(content_hashes(colliding)) if colliding else []
     else:
         tables = {layer.index: layer.hashes or {} for layer in layers}
-        digests = {(e.layer, e.path): tables[e.layer][e.path] for e in colliding
-                   if e.path in tables.get(e.layer, {})}
-    groups: dict[str, list[FsEntry]] = {}
-    for entry in colliding:
-        digest = digests.get((entry.layer, entry.path))
-        if digest is not None:
+        digests = [tables.get(e.layer, {}).get(e.path) for e in colliding]
+    counts = Counter(digests)
+    groups: dict = {}
+    for entry, digest in zip(colliding, digests):
+        if digest and counts[digest] > 1:
             groups.setdefault(digest, []).append(entry)
-    found = [Duplicate(digest, group[0].size, tuple(sorted(e.path for e in group)))
+    found = [Duplicate(digest.hex() if isinstance(digest, bytes) else digest, group[0].size, tuple(sorted(e.path for e in group)))
              for digest, group in groups.items() if len(group) > 1]
     found.sort(key=lambda d: (-d.wasted_bytes, d.paths))
     return tuple(found[:TOP_N])

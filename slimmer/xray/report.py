@@ -11,7 +11,7 @@ class Change:
     bytes: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileChange:
     path: str
     change: str                  # "added", "modified" or "removed"

@@ -5,9 +5,10 @@
      positioned reads: the files' bytes are never read;
   2. a compressed layer (gzip, zstd) is decoded as a stream; its files' bytes
      pass through and are dropped;
-  3. each regular file's data offset (in the decoded tar) is recorded, so
-     hash_files can read exactly the files duplicates asks for, afterwards:
-     plain layers by positioned reads, compressed ones decoded once more;
+  3. hash_files reads exactly the files duplicates asks for, afterwards: it walks
+     the layers that hold them once more (plain ones by their headers again,
+     compressed ones decoded again up to the last file wanted), so nothing but the
+     entries is kept from the first walk;
   4. the tar formats read: ustar, GNU (long names and links: 'L', 'K'; base-256
      numbers) and POSIX pax ('x' per member, 'g' global: path, linkpath, size,
      uid, gid, mtime); types and whiteouts are read as slimmer.imagefs reads them
@@ -21,7 +22,7 @@ import os
 import posixpath
 import struct
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Mapping
+from typing import BinaryIO, Iterable, Mapping, Sequence
 
 from ..errors import BadInput
 from ..imagefs import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerFiles, normalise
@@ -53,21 +54,37 @@ class Blob:
 class ScannedLayer:
     files: LayerFiles
     blob: Blob
-    data_at: dict[str, int] = field(default_factory=dict)   # path -> offset of its data in the decoded tar
+    repeated: frozenset = frozenset()      # paths the layer's tar holds more than once (the last one counts)
 
 
 class _Positioned:
-    """A plain blob read by positioned reads: skipping costs nothing."""
+    """A plain blob read by positioned reads: skipping costs nothing. Small reads (headers,
+    small files) come from a WINDOW-byte read-ahead, so a layer of small files costs one
+    system call per few members, and a layer of big files one per member."""
+
+    WINDOW = 16 << 10
 
     def __init__(self, blob: Blob):
         self._fd = blob.file.fileno()
         self._base = blob.offset
         self._end = blob.size
+        self._window = b""
+        self._window_at = 0
         self.pos = 0
 
     def read(self, count: int) -> bytes:
         count = min(count, self._end - self.pos)
-        data = os.pread(self._fd, count, self._base + self.pos) if count > 0 else b""
+        if count <= 0:
+            return b""
+        offset = self.pos - self._window_at
+        if 0 <= offset and offset + count <= len(self._window):
+            data = self._window[offset:offset + count]
+        elif count <= self.WINDOW:
+            self._window_at = self.pos
+            self._window = os.pread(self._fd, min(self.WINDOW, self._end - self.pos), self._base + self.pos)
+            data = self._window[:count]
+        else:
+            data = os.pread(self._fd, count, self._base + self.pos)
         self.pos += len(data)
         return data
 
@@ -136,12 +153,23 @@ def _reader(blob: Blob):
     return _Positioned(blob) if blob.codec == "tar" else _Streamed(_decoded(blob))
 
 
+_NUMBERS: dict[bytes, int] = {}      # raw header field -> value: modes, owners and mtimes repeat a lot
+
+
 def _number(field: bytes) -> int:
+    value = _NUMBERS.get(field)
+    if value is not None:
+        return value
     if field and field[0] in (0o200, 0o377):          # GNU base-256
         value = int.from_bytes(field[1:], "big")
-        return value - 256 ** (len(field) - 1) if field[0] == 0o377 else value
-    text = field.split(b"\0", 1)[0].strip()
-    return int(text, 8) if text else 0
+        value = value - 256 ** (len(field) - 1) if field[0] == 0o377 else value
+    else:
+        text = field.split(b"\0", 1)[0].strip()
+        value = int(text, 8) if text else 0
+    if len(_NUMBERS) > 65536:
+        _NUMBERS.clear()
+    _NUMBERS[field] = value
+    return value
 
 
 def _text(field: bytes) -> str:
@@ -225,8 +253,8 @@ def members(source) -> Iterable[Member]:
                         linkname=link, data_at=source.pos)
         pax, long_name, long_link = {}, None, None
         yield member
-        if kind not in _NO_DATA:
-            source.skip(size + (-size % BLOCK))
+        if kind not in _NO_DATA:      # to the data's end, whatever the caller read of it
+            source.skip(member.data_at + size + (-size % BLOCK) - source.pos)
 
 
 def scan_layer(blob: Blob, index: int, digest: str) -> ScannedLayer:
@@ -235,7 +263,8 @@ def scan_layer(blob: Blob, index: int, digest: str) -> ScannedLayer:
     whiteouts: list[str] = []
     opaque: list[str] = []
     by_path: dict[str, FsEntry] = {}
-    data_at: dict[str, int] = {}
+    repeated: set[str] = set()
+    numbers: dict[int, int] = {}     # one int object per distinct mode, owner and mtime (most files share them)
     what = f"layer {index} ({digest or blob.name})"
     try:
         if blob.size == 0:
@@ -261,17 +290,19 @@ def scan_layer(blob: Blob, index: int, digest: str) -> ScannedLayer:
                 link_target = normalise(member.linkname)
                 target = by_path.get(link_target)
                 size = target.size if target is not None else 0
-            elif member.kind is EntryType.FILE:
-                data_at[path] = member.data_at
-            entry = FsEntry(path=path, type=member.kind, mode=member.mode, uid=member.uid, gid=member.gid,
-                            size=size, link_target=link_target, layer=index, mtime=member.mtime)
+            if path in by_path:
+                repeated.add(path)
+            entry = FsEntry(path=path, type=member.kind, mode=numbers.setdefault(member.mode, member.mode),
+                            uid=numbers.setdefault(member.uid, member.uid),
+                            gid=numbers.setdefault(member.gid, member.gid), size=size, link_target=link_target,
+                            layer=index, mtime=numbers.setdefault(member.mtime, member.mtime))
             by_path[path] = entry
             entries.append(entry)
     except (EOFError, OSError, ValueError, struct.error) as exc:
         raise BadInput("a layer of the image cannot be read", f"{what}, {blob.codec}: {exc}", _LAYER_HINT) from exc
     files = LayerFiles(member=blob.name, index=index, digest=digest, entries=tuple(entries),
                        whiteouts=tuple(whiteouts), opaque_dirs=tuple(opaque))
-    return ScannedLayer(files, blob, data_at)
+    return ScannedLayer(files, blob, frozenset(repeated))
 
 
 @dataclass
@@ -280,31 +311,49 @@ class HashStats:
     bytes: int = 0
 
 
-def hash_files(layers: Mapping[int, ScannedLayer], wanted: Iterable[FsEntry],
-               stats: HashStats | None = None) -> dict[tuple[int, str], str]:
-    """The sha256 of each WANTED entry's content, keyed by (layer, path); read in layer order,
-    each layer's files in data order (a compressed layer is decoded once more, up to its last)."""
+def hash_files(layers: Mapping[int, ScannedLayer], wanted: Sequence[FsEntry],
+               stats: HashStats | None = None) -> list[bytes]:
+    """The sha256 digest of each WANTED entry's content, in WANTED's order.
+
+    Each layer holding wanted files is walked again, header to header (a compressed one
+    decoded again, up to its last wanted file); a path a layer writes twice is hashed at
+    its last version, the one the entry describes. Nothing is kept from the first walk
+    but the entries themselves."""
     stats = stats if stats is not None else HashStats()
-    by_layer: dict[int, list[tuple[int, FsEntry]]] = {}
-    for entry in wanted:
-        layer = layers[entry.layer]
-        by_layer.setdefault(entry.layer, []).append((layer.data_at[entry.path], entry))
-    digests: dict[tuple[int, str], str] = {}
+    by_layer: dict[int, dict[str, int]] = {}
+    for position, entry in enumerate(wanted):
+        by_layer.setdefault(entry.layer, {})[entry.path] = position
+    digests: list[bytes] = [b""] * len(wanted)
     for index in sorted(by_layer):
         layer = layers[index]
+        positions = by_layer.pop(index)
+        left_to_find = len(positions)
         source = _reader(layer.blob)
-        for offset, entry in sorted(by_layer[index], key=lambda item: item[0]):
-            source.skip(offset - source.pos)
-            hasher = hashlib.sha256()
-            left = entry.size
-            while left > 0:
-                data = source.read(min(left, CHUNK))
-                if not data:
-                    raise BadInput("a layer of the image ends inside a file", f"layer {index}: {entry.path}",
-                                   _LAYER_HINT)
-                hasher.update(data)
-                left -= len(data)
-            digests[(index, entry.path)] = hasher.hexdigest()
-            stats.files += 1
-            stats.bytes += entry.size
+        for member in members(source):
+            if member.kind is not EntryType.FILE:
+                continue
+            position = positions.get(normalise(member.name))
+            if position is None:
+                continue
+            entry = wanted[position]
+            if not digests[position]:
+                left_to_find -= 1
+                stats.files += 1
+                stats.bytes += entry.size
+            digests[position] = _hash(source, member.size, f"layer {index}: {entry.path}")
+            if left_to_find == 0 and not (layer.repeated & positions.keys()):
+                break          # every wanted file found at its only version: the rest need not be read
     return digests
+
+
+def _hash(source, size: int, what: str) -> bytes:
+    """The sha256 of the SIZE bytes at SOURCE's position (members() then skips past them)."""
+    hasher = hashlib.sha256()
+    left = size
+    while left > 0:
+        data = source.read(min(left, CHUNK))
+        if not data:
+            raise BadInput("a layer of the image ends inside a file", what, _LAYER_HINT)
+        hasher.update(data)
+        left -= len(data)
+    return hasher.digest()
