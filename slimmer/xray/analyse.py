@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 from ..imagefs import LayerFiles, MergedTree, stored_bytes
 from ..model import EntryType, FsEntry, ImageIndex
@@ -60,16 +60,27 @@ def is_imported(created_by: str, index: int) -> bool:
     return bool(_IMPORTED.match(created_by)) or (index == 0 and not created_by.strip())
 
 
-def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, image: str = "",
+class _Layer(NamedTuple):
+    """What the analysis keeps of a layer once it is merged (its entries may then be freed)."""
+    index: int
+    digest: str
+    size_bytes: int
+    hashes: dict | None
+
+
+def analyse(layers: Iterable[LayerFiles], instructions: Sequence[str] = (), *, image: str = "",
             image_id: str = "", finding_min_bytes: int = MB, big_layer_ratio: float = 0.5,
             base_image: str = "", content_hashes: ContentHashes | None = None) -> XrayReport:
-    """The xray report of LAYERS (bottom first); INSTRUCTIONS name the step that made each one.
+    """The xray report of LAYERS (bottom first; a sequence is sorted by index, an iterator is taken
+    in its order and each layer's entries can be freed once merged); INSTRUCTIONS name the step
+    that made each one.
 
     content_hashes(entries) -> [sha256 digest per entry] reads the content of the files whose
     sizes collide (duplicates); without it, the layers' own hash tables are used when they have
     them (imagefs read with hashes=True)."""
-    layers = sorted(layers, key=lambda item: item.index)
-    instructions = list(instructions) + [""] * (len(layers) - len(instructions))
+    if isinstance(layers, Sequence):
+        layers = sorted(layers, key=lambda item: item.index)
+    instructions = list(instructions)
     hidden: dict[tuple[int, int, str], list[int]] = {}     # (by layer, from layer, how) -> [count, bytes]
     overwritten_paths: set[str] = set()
     removed_here: dict[str, list] = {}                      # path -> [type, bytes] this layer deleted
@@ -86,7 +97,9 @@ def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, i
     tree = MergedTree(on_hidden)
     changes: list[tuple[Change, Change]] = []
     trees = []
+    merged: list[_Layer] = []
     for layer in layers:
+        merged.append(_Layer(layer.index, layer.digest, layer.size_bytes, layer.hashes))
         overwritten_paths.clear()
         removed_here.clear()
         tree.apply(layer)
@@ -95,6 +108,9 @@ def analyse(layers: Sequence[LayerFiles], instructions: Sequence[str] = (), *, i
         modified = [e for p, e in last_version.items() if p in overwritten_paths]
         changes.append((_change(added), _change(modified)))
         trees.append(file_changes(added, modified, removed_here))
+        del layer, last_version, added, modified
+    layers = merged
+    instructions += [""] * (len(layers) - len(instructions))
     index = tree.index()
     final = index.entries
 
@@ -172,7 +188,7 @@ DUPLICATE_NOISE = re.compile(
     r"^/var/lib/postgresql/.*/(?:base|global|pg_\w+)/|^/var/lib/mysql/|^/var/lib/dpkg/info/")
 
 
-def _duplicates(files: list[FsEntry], layers: Sequence[LayerFiles],
+def _duplicates(files: list[FsEntry], layers: Sequence[_Layer],
                 content_hashes: ContentHashes | None) -> tuple[Duplicate, ...]:
     """Identical files of the final filesystem:
       1. grouped by size first: a file whose size no other file has is never read;

@@ -24,7 +24,7 @@ from .analyse import analyse
 from .layout import (ARCHIVE_PREFIX, OCI_ARCHIVE_PREFIX, OCI_PREFIX, ImageLayout, from_oci_dir, from_tar,
                      needs_docker, open_archive, spool, split_oci_reference)
 from .report import XrayReport
-from .scan import HashStats, hash_files, scan_layer
+from .scan import HashStats, ScannedLayer, hash_files, scan_layer
 
 BASE_LABEL = "org.opencontainers.image.base.name"
 
@@ -89,14 +89,20 @@ def xray_archive(path: str, *, duplicates: bool = True, reference: str | None = 
 
 def _analysed(layout: ImageLayout, reference: str, duplicates: bool, *, info: ImageInfo | None = None,
               image_id: str, base_image: str) -> XrayReport:
-    """Scan every layer's headers, analyse, hash only the files whose sizes collide."""
+    """Scan each layer's headers as the analysis merges it (its entries freed after), then hash
+    only the files whose sizes collide."""
     digests = list((layout.config.get("rootfs") or {}).get("diff_ids") or [])
-    scanned = {index: scan_layer(blob, index, digests[index] if index < len(digests) else "")
-               for index, blob in enumerate(layout.layers)}
-    saved = SavedImage(config=layout.config, config_name=layout.config_name, repo_tags=layout.repo_tags,
-                       layers=tuple(layer.files for layer in scanned.values()))
+    scanned: dict[int, ScannedLayer] = {}
+
+    def layers():
+        for index, blob in enumerate(layout.layers):
+            layer = scan_layer(blob, index, digests[index] if index < len(digests) else "")
+            scanned[index] = replace(layer, files=None)          # what hashing needs: the blob
+            yield layer.files
+    headers = SavedImage(config=layout.config, config_name=layout.config_name, repo_tags=layout.repo_tags,
+                         layers=tuple(layout.layers))             # layer_instructions counts them
     stats = HashStats()
     hasher = (lambda wanted: hash_files(scanned, wanted, stats)) if duplicates else None
-    report = analyse(saved.layers, layer_instructions(saved, info), image=reference, image_id=image_id,
+    report = analyse(layers(), layer_instructions(headers, info), image=reference, image_id=image_id,
                      base_image=base_image, content_hashes=hasher)
     return replace(report, hashed_files=stats.files, hashed_bytes=stats.bytes)

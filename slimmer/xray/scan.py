@@ -50,9 +50,9 @@ class Blob:
     name: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScannedLayer:
-    files: LayerFiles
+    files: LayerFiles | None                # None once merged (hash_files needs only the blob)
     blob: Blob
     repeated: frozenset = frozenset()      # paths the layer's tar holds more than once (the last one counts)
 
