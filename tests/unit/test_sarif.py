@@ -77,3 +77,13 @@ def test_the_schema_catches_a_broken_log():
     for name in VALIDATORS:
         found = errors(log, name)
         assert any("results/0/level" in e for e in found) and any("results/1" in e for e in found), found
+
+
+def test_sarif_with_image_evidence_is_valid():
+    """--image adds bytes and layer to each result's properties (a layer of None for base-image bytes)."""
+    from dataclasses import replace
+    findings = [replace(f, bytes=1234, layer=None if n % 2 else 3) for n, f in enumerate(lint_dockerfile(DOCKERFILE))]
+    log = lint_log(findings, "Dockerfile")
+    assert {r["properties"]["bytes"] for r in log["runs"][0]["results"]} == {1234}
+    for name in VALIDATORS:
+        assert errors(log, name) == []
