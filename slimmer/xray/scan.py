@@ -21,7 +21,7 @@ import hashlib
 import os
 import posixpath
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Mapping, Sequence
 
 from ..errors import BadInput
