@@ -4,17 +4,22 @@ Two ways give the same image (docs/BUILD.md has the measurements and the decisio
 
 load (the default): no builder at all.
   1. the collect step of the Dockerfile runs as one container of the original
-     image, by ID (`sensor collect keep.list /.slimmer/root` as user 0, no
-     network), with the sensor and keep.list copied in through the API;
-  2. the collected tree streams out (`get_archive`) and is rewritten on the fly
-     into the slim image's single layer tar, with generated/ laid over it the
-     way `COPY generated/ /` does (owner root, the artifacts' modes); the tar
-     is spooled to an unnamed temporary file while its sha256 (the diff_id) and
-     content size are computed;
+     image, by ID, as user 0, no network, with the sensor and keep.list copied in
+     through the API; it runs `sensor collect keep.list -`, which writes the same
+     entries the Dockerfile's collect step copies as one tar stream on its stdout
+     (nothing is written inside the container: on overlay2 every created file
+     costs the daemon's filesystem about a millisecond);
+  2. that stream is read from the attached container (log driver none) and passes
+     through block by block into the slim image's single layer tar, with
+     generated/ laid over it the way `COPY generated/ /` does (owner root, the
+     artifacts' modes); the tar is spooled (in memory up to 64 MB) while its
+     sha256 (the diff_id) and content size are computed;
   3. a docker-save archive (manifest.json, the config from image-config.json
-     with that diff_id, the layer) streams into `docker load` under TAG;
-  4. the collect container is removed, also on failure or Ctrl-C (and it is in
-     the adapter's ledger from its creation: the session's cleanup removes it too).
+     with that diff_id, the layer) streams into `docker load` under TAG: one
+     step gives the files and the final config;
+  4. the collect container is removed while the image loads, also on failure or
+     Ctrl-C (it is in the adapter's ledger from its creation: the session's
+     cleanup removes it too).
 builder: `docker build` of the artifacts directory with the legacy builder (no
   cache; its intermediate images are removed). Used when SLIMMER_BUILD=builder,
   and as the fallback when the daemon refuses a step of the load way.
@@ -30,11 +35,10 @@ import hashlib
 import io
 import json
 import os
-import posixpath
 import tarfile
 import tempfile
 import threading
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from . import sensor as sensor_stage
 from .dockerfile import GENERATED_DIR, SLIM_CONFIG_NAME
@@ -44,7 +48,6 @@ from .events import BuildStep, Emit, Note, ignore
 from .model import Artifacts, BuiltImage, RunSpec
 
 BUILD_ENV = "SLIMMER_BUILD"          # "load" (default) or "builder"
-COLLECT_ROOT = "/.slimmer/root"
 COLLECT_TIMEOUT_S = 1800
 _CHUNK = 1 << 20
 _SPOOL_IN_MEMORY = 64 << 20          # a layer tar up to this size never touches the disk
@@ -110,35 +113,85 @@ class Refused(Exception):
 # --- the load way -------------------------------------------------------------------
 
 def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore) -> BuiltImage:
+    """The slim image without a builder: streamed (the default), or spooled where the daemon
+    does not reuse an imported layer for a config-only `docker load` (see _load_streamed)."""
     with open(os.path.join(artifacts.directory, SLIM_CONFIG_NAME), encoding="utf-8") as handle:
         slim_config = json.load(handle)
-    original_id = slim_config["original"]["id"]
-    emit(BuildStep(1, 3, f"collect the kept files in a container of {original_id[:19]}"))
-    container = _collect(docker, original_id, artifacts)
-    removal = threading.Thread(target=docker.remove_container, args=(container,), name="slimmer-collect-rm")
     try:
-        emit(BuildStep(2, 3, "stream the collected files into the slim layer"))
-        with _spool() as layer:
-            collected = _archive(docker, container)
+        return _load_streamed(docker, artifacts, slim_config, tag, emit)
+    except _LayerNotReused as refused:
+        emit(Note("build", f"the daemon did not reuse the imported layer ({refused}); loading it whole"))
+    return _load_spooled(docker, artifacts, slim_config, tag, emit)
+
+
+class _LayerNotReused(Exception):
+    """A config-only docker load was refused (an image store that wants every layer's bytes)."""
+
+
+def _load_streamed(docker: DockerPort, artifacts: Artifacts, slim_config: dict, tag: str,
+                   emit: Emit) -> BuiltImage:
+    """1. the collect container's tar streams through the layer filter straight into
+          `docker import` (no spool: the daemon applies the layer while it is collected);
+       2. a `docker load` of the config alone (manifest.json and the config naming the
+          imported layer's diff_id) gives the slim image its config and TAG: the daemon
+          finds the layer by its chain ID and reads no layer bytes;
+       3. the imported image (the layer under a default config) is removed; the layer
+          stays, held by the slim image."""
+    original_id = slim_config["original"]["id"]
+    emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]} into a layer"))
+    layer = _LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
+    with _collect(docker, original_id, artifacts) as collect:
+        try:
+            imported = docker.import_layer(_batched(layer.blocks(collect.output)))
+        except DaemonFailed:
+            raise
+        except SlimError as exc:
+            collect.check_exit()         # a failed collect step explains a broken stream best
+            if layer.done:
+                raise Refused(f"docker import: {exc.value}") from exc
+            raise
+        try:
+            collect.check_exit()
+            emit(BuildStep(2, 2, f"docker load {tag} (the config; the layer is in place)"))
+            diff_id = docker.inspect_image(imported)["RootFS"]["Layers"][0]
             try:
-                diff_id, content_bytes = write_layer(collected, layer,
-                                                     os.path.join(artifacts.directory, GENERATED_DIR))
-            finally:
-                collected.close()     # also when interrupted (a tar's `with` does not close then): see _archive
-            removal.start()          # the collected files are out: the container goes while the image loads
-            emit(BuildStep(3, 3, f"docker load {tag}"))
-            config = image_config(slim_config, diff_id)
-            try:
-                loaded = docker.load_image(save_archive(config, layer, tag))
+                loaded = docker.load_image(save_archive(image_config(slim_config, diff_id), None, tag))
             except DaemonFailed:
                 raise
             except SlimError as exc:
-                raise Refused(f"docker load: {exc.value}") from exc
-    finally:
-        if removal.ident is not None:
-            removal.join()
-        else:
-            docker.remove_container(container)
+                raise _LayerNotReused(str(exc.value)) from exc
+        finally:
+            docker.remove_image(imported)
+            docker.untrack_image(imported)
+    return _loaded(docker, tag, loaded, layer.content_bytes)
+
+
+def _load_spooled(docker: DockerPort, artifacts: Artifacts, slim_config: dict, tag: str,
+                  emit: Emit) -> BuiltImage:
+    """The layer spooled (in memory up to 64 MB), then one `docker load` with its bytes."""
+    original_id = slim_config["original"]["id"]
+    emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]}"))
+    layer = _LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
+    with _spool() as spool:
+        with _collect(docker, original_id, artifacts) as collect:
+            try:
+                for block in layer.blocks(collect.output):
+                    spool.write(block)
+            except SlimError:
+                collect.check_exit()
+                raise
+            collect.check_exit()
+        emit(BuildStep(2, 2, f"docker load {tag}"))
+        try:
+            loaded = docker.load_image(save_archive(image_config(slim_config, layer.diff_id), spool, tag))
+        except DaemonFailed:
+            raise
+        except SlimError as exc:
+            raise Refused(f"docker load: {exc.value}") from exc
+    return _loaded(docker, tag, loaded, layer.content_bytes)
+
+
+def _loaded(docker: DockerPort, tag: str, loaded: list[str], content_bytes: int) -> BuiltImage:
     image_id = docker.inspect_image(tag)["Id"]
     if tag not in loaded and image_id not in loaded:
         raise SlimError("docker load did not load the slim image", f"{tag}: daemon said {loaded}",
@@ -146,29 +199,70 @@ def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Em
     return BuiltImage(tag=tag, id=image_id, size_bytes=content_bytes)
 
 
-def _collect(docker: DockerPort, original_id: str, artifacts: Artifacts) -> str:
-    """The Dockerfile's collect stage as a container; returns it (stopped, collected)."""
-    try:
-        container = docker.create_container(
-            original_id, entrypoint=[sensor_stage.SENSOR_IN_CONTAINER],
-            command=["collect", "/.slimmer/keep.list", COLLECT_ROOT], user="0:0",
-            run=RunSpec(networks=("none",)), name_hint="collect")
-    except DaemonFailed:
-        raise
-    except SlimError as exc:
-        raise Refused(f"creating the collect container: {exc.value}") from exc
-    try:
-        docker.put_archive(container, "/", _inputs_tar(artifacts))
-        docker.start(container)
-        code = docker.wait(container, timeout=COLLECT_TIMEOUT_S)
+class _collect:
+    """The Dockerfile's collect step as a container whose stdout is the collected tree as a
+    tar (`sensor collect keep.list -`: nothing is written inside the container), attached
+    before the start so nothing is lost.
+
+    Leaving the `with` closes the output first (the daemon holds a container whose output
+    is still being sent, and its removal waits), then removes the container on a thread
+    that is joined before the build returns, so the removal overlaps the image's load."""
+
+    def __init__(self, docker: DockerPort, original_id: str, artifacts: Artifacts):
+        self.docker, self.artifacts = docker, artifacts
+        try:
+            self.container = docker.create_container(
+                original_id, entrypoint=[sensor_stage.SENSOR_IN_CONTAINER],
+                command=["collect", "/.slimmer/keep.list", "-"], user="0:0",
+                run=RunSpec(networks=("none",)), name_hint="collect", log_driver="none")
+        except DaemonFailed:
+            raise
+        except SlimError as exc:
+            raise Refused(f"creating the collect container: {exc.value}") from exc
+        self.output: BinaryIO | None = None
+        self.removal: threading.Thread | None = None
+        try:
+            docker.put_archive(self.container, "/", _inputs_tar(artifacts))
+            try:
+                self.output = docker.attach_output(self.container)
+            except DaemonFailed:
+                raise
+            except SlimError as exc:
+                raise Refused(f"attaching to the collect container: {exc.value}") from exc
+            docker.start(self.container)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> "_collect":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def check_exit(self) -> None:
+        """Wait for the collect step's end; a non-zero exit is a SlimError with the sensor's
+        own message. The output is closed first: the sensor must not wait on a stream
+        nobody reads any more."""
+        self.output.close()
+        code = self.docker.wait(self.container, timeout=COLLECT_TIMEOUT_S)
         if code != 0:
+            stderr = getattr(self.output, "stderr", b"").decode("utf-8", "replace").strip()
             raise SlimError("the collect step failed in a container of the original",
-                            f"sensor collect exited {code}: {docker.logs(container, tail=20).strip()[-1500:]}",
-                            f"rebuild by hand to see more: docker build {artifacts.directory}")
-    except BaseException:
-        docker.remove_container(container)
-        raise
-    return container
+                            f"sensor collect exited {code}: "
+                            f"{(stderr or self.docker.logs(self.container, tail=20).strip())[-1500:]}",
+                            f"rebuild by hand to see more: docker build {self.artifacts.directory}")
+        self.removal = threading.Thread(target=self.docker.remove_container, args=(self.container,),
+                                        name="slimmer-collect-rm")
+        self.removal.start()
+
+    def close(self) -> None:
+        if self.output is not None:
+            self.output.close()
+        if self.removal is None:
+            self.docker.remove_container(self.container)
+        else:
+            self.removal.join()
 
 
 def _inputs_tar(artifacts: Artifacts) -> bytes:
@@ -187,95 +281,165 @@ def _inputs_tar(artifacts: Artifacts) -> bytes:
     return buffer.getvalue()
 
 
-def _archive(docker: DockerPort, container: str) -> tarfile.TarFile:
-    """The collected tree as a tar stream. Close it before removing the container: the
-    daemon holds a container whose archive is still being sent, and its removal waits."""
-    try:
-        archive = docker.get_archive(container, COLLECT_ROOT)
-    except DaemonFailed:
-        raise
-    except SlimError as exc:
-        raise Refused(f"copying the collected files out: {exc.value}") from exc
-    if archive is None:
-        raise SlimError("the collect step left no files", COLLECT_ROOT,
-                        "report it: sensor collect always creates its destination")
-    return archive
-
-
 # --- the layer tar ------------------------------------------------------------------
 
-class _HashingWriter(io.RawIOBase):
-    def __init__(self, target: BinaryIO):
-        self.target = target
-        self.sha256 = hashlib.sha256()
-        self.position = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def write(self, data) -> int:
-        self.sha256.update(data)
-        self.target.write(data)
-        self.position += len(data)
-        return len(data)
+_BLOCK = tarfile.BLOCKSIZE
+_DATA_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
 
 
-def write_layer(collected: tarfile.TarFile, out: BinaryIO, generated_dir: str) -> tuple[str, int]:
-    """The slim layer tar from the collected tree: (diff_id, content size).
+class _LayerTar:
+    """The slim layer tar from the collected tar stream (`sensor collect LIST -`, names
+    relative to /), as blocks; diff_id and content_bytes once `done`.
 
-    1. members are renamed from "root/PATH" to "PATH" (hardlink targets too); the
-       root directory itself is not an entry, as in a layer COPY makes;
-    2. everything else of a member is kept: mode (setuid too), owner, mtime,
-       PAX records (extended attributes such as file capabilities);
-    3. generated files replace collected ones at the same path, and the
-       directories above them get generated/'s metadata (owner root), the way
-       `COPY generated/ /` lays them over the collected root.
+    1. the collected members pass through byte for byte (headers, PAX records such as
+       file capabilities, content): the stream is scanned block by block, never
+       re-encoded;
+    2. generated files replace collected ones at the same path, and the directories
+       above them get generated/'s metadata (owner root), the way `COPY generated/ /`
+       lays them over the collected root; generated entries not met come last, sorted.
     """
-    generated = _generated_entries(generated_dir)
-    writer = _HashingWriter(out)
-    content = 0
-    with tarfile.open(fileobj=writer, mode="w", format=tarfile.PAX_FORMAT) as layer:
-        for member in collected:
-            name = _strip_root(member.name)
-            if name is None:
+
+    def __init__(self, generated_dir: str):
+        self.generated_dir = generated_dir
+        self.sha256 = hashlib.sha256()
+        self.content_bytes = 0
+        self.done = False
+
+    @property
+    def diff_id(self) -> str:
+        return "sha256:" + self.sha256.hexdigest()
+
+    def blocks(self, collected: BinaryIO) -> Iterator[bytes]:
+        for block in self._blocks(collected):
+            self.sha256.update(block)
+            yield block
+        self.done = True
+
+    def _blocks(self, collected: BinaryIO) -> Iterator[bytes]:
+        generated = {os.fsencode(name): entry for name, entry in _generated_entries(self.generated_dir).items()}
+        for raw, name, kind, size in _members(collected):
+            key = name.rstrip(b"/")
+            if key in generated:
+                info, _ = generated[key]
+                if info.isdir() and kind == tarfile.DIRTYPE:
+                    yield generated.pop(key)[0].tobuf(format=tarfile.PAX_FORMAT)   # in place
+                for _ in _content(collected, size):                              # written below
+                    pass
                 continue
-            if name in generated:
-                info, _ = generated[name]
-                if info.isdir() and member.isdir():
-                    layer.addfile(generated.pop(name)[0])   # in place: its children follow
-                continue                                    # a generated file: written below
-            member.name = name
-            if member.islnk():
-                member.linkname = _strip_root(member.linkname) or member.linkname
-            member.pax_headers = {key: value for key, value in member.pax_headers.items()
-                                  if key not in ("path", "linkpath")}
-            if member.isreg():
-                content += member.size
-                layer.addfile(member, collected.extractfile(member))
-            else:
-                layer.addfile(member)
+            yield raw
+            yield from _content(collected, size)
+            if kind in _DATA_TYPES:
+                self.content_bytes += size
         for name in sorted(generated):
             info, source = generated[name]
+            yield info.tobuf(format=tarfile.PAX_FORMAT)
             if info.isreg():
-                content += info.size
+                self.content_bytes += info.size
                 with open(source, "rb") as handle:
-                    layer.addfile(info, handle)
-            else:
-                layer.addfile(info)
+                    data = handle.read()
+                if len(data) != info.size:
+                    raise SlimError("a generated file changed while the slim image was built", source,
+                                    "run slim build again")
+                yield data + b"\0" * (-info.size % _BLOCK)
+        yield b"\0" * (2 * _BLOCK)
+
+
+def write_layer(collected: BinaryIO, out: BinaryIO, generated_dir: str) -> tuple[str, int]:
+    """The slim layer tar (see _LayerTar) into OUT: (diff_id, content size)."""
+    layer = _LayerTar(generated_dir)
+    for block in layer.blocks(collected):
+        out.write(block)
     out.flush()
-    return "sha256:" + writer.sha256.hexdigest(), content
+    return layer.diff_id, layer.content_bytes
 
 
-def _strip_root(name: str) -> str | None:
-    """"root/usr/bin" -> "usr/bin"; the root directory itself -> None."""
-    path = posixpath.normpath(name.lstrip("/"))
-    head, _, rest = path.partition("/")
-    if head != posixpath.basename(COLLECT_ROOT) or not rest:
-        return None
-    return rest
+def _batched(blocks: Iterable[bytes], size: int = 256 << 10) -> Iterator[bytes]:
+    """Blocks joined into chunks of about SIZE bytes (one HTTP chunk each)."""
+    pending: list[bytes] = []
+    held = 0
+    for block in blocks:
+        pending.append(block)
+        held += len(block)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _members(stream: BinaryIO) -> Iterator[tuple[bytes, bytes, bytes, int]]:
+    """(raw headers, name, type, content size) of each member of a ustar/PAX stream, up to
+    its end; the caller reads (or skips) the content before asking for the next."""
+    pax_raw, pax = b"", {}
+    while True:
+        header = _exactly(stream, _BLOCK)
+        if header == _ZERO_BLOCK:
+            while stream.read(_CHUNK):      # the end: the rest is padding
+                pass
+            return
+        if _checksum(header) != _number(header[148:156]):
+            raise SlimError("the collected tar stream is corrupt", "a header's checksum does not match",
+                            "report it; SLIMMER_BUILD=builder builds with docker build instead")
+        kind, size = header[156:157], _number(header[124:136])
+        if kind in (tarfile.XHDTYPE, tarfile.XGLTYPE):
+            data = _exactly(stream, size + (-size % _BLOCK))
+            if kind == tarfile.XGLTYPE:
+                yield header + data, b"", kind, 0
+            else:
+                pax_raw, pax = header + data, _pax_records(data[:size])
+            continue
+        name = header[0:100].split(b"\0", 1)[0]
+        prefix = header[345:500].split(b"\0", 1)[0] if header[257:262] == b"ustar" else b""
+        name = pax.get(b"path") or (prefix + b"/" + name if prefix else name)
+        size = int(pax[b"size"]) if b"size" in pax else size
+        yield pax_raw + header, name, kind, size
+        pax_raw, pax = b"", {}
+
+
+_ZERO_BLOCK = b"\0" * _BLOCK
+
+
+def _pax_records(data: bytes) -> dict[bytes, bytes]:
+    """"LEN KEY=VALUE\n" records (values may hold any byte, a capability's NULs too)."""
+    records, position = {}, 0
+    while position < len(data) and data[position] != 0:
+        space = data.index(b" ", position)
+        length = int(data[position:space])
+        key, _, value = data[space + 1:position + length - 1].partition(b"=")
+        records[key] = value
+        position += length
+    return records
+
+
+def _number(field: bytes) -> int:
+    if field[0] & 0x80:                      # base-256 (GNU) for large values
+        return int.from_bytes(field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def _checksum(header: bytes) -> int:
+    return sum(header) - sum(header[148:156]) + 8 * 0x20
+
+
+def _exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise SlimError("the collected tar stream ended early", f"{len(data)} of {size} bytes",
+                        "see the collect step's message; SLIMMER_BUILD=builder builds with docker build instead")
+    return data
+
+
+def _content(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    """SIZE bytes of a member's content and the padding to the next block."""
+    left = size + (-size % _BLOCK)
+    while left:
+        block = stream.read(min(_CHUNK, left))
+        if not block:
+            raise SlimError("the collected tar stream ended early", f"{left} bytes of content missing",
+                            "see the collect step's message; SLIMMER_BUILD=builder builds with docker build instead")
+        left -= len(block)
+        yield block
 
 
 def _generated_entries(directory: str) -> dict[str, tuple[tarfile.TarInfo, str]]:
@@ -324,19 +488,21 @@ def image_config(slim_config: dict, diff_id: str) -> dict:
     }
 
 
-def save_archive(config: dict, layer: BinaryIO, tag: str) -> Iterator[bytes]:
+def save_archive(config: dict, layer: BinaryIO | None, tag: str) -> Iterator[bytes]:
     """A docker-save archive (Docker's own format: manifest.json, <hex>.json, <hex>/layer.tar)
-    of one image, as chunks for `docker load`."""
+    of one image, as chunks for `docker load`. LAYER None: the layer is left out (the
+    daemon has it already, found by its chain ID)."""
     config_bytes = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
     layer_dir = config["rootfs"]["diff_ids"][0][len("sha256:"):]
-    layer.seek(0, os.SEEK_END)
-    layer_size = layer.tell()
-    layer.seek(0)
     manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
                             "Layers": [f"{layer_dir}/layer.tar"]}]).encode("utf-8")
     yield from _member(config_name, config_bytes)
-    yield from _member(f"{layer_dir}/layer.tar", layer_size, layer)
+    if layer is not None:
+        layer.seek(0, os.SEEK_END)
+        layer_size = layer.tell()
+        layer.seek(0)
+        yield from _member(f"{layer_dir}/layer.tar", layer_size, layer)
     yield from _member("manifest.json", manifest)
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
 

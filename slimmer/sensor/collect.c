@@ -1,4 +1,6 @@
-/* collect mode: copy the keep list from / into DEST, exactly.
+/* collect mode: copy the keep list from / into DEST, exactly; or, with DEST
+ * "-", write the same entries as one tar stream on stdout (the slim image's
+ * layer, names relative to /), so nothing is written inside the container.
  *
  * Rules, in the order they matter:
  *  1. Each listed path is one entry: a directory means the directory itself,
@@ -15,6 +17,16 @@
  *  5. Directory mtimes are set last, after all their children were written.
  *  6. A missing path is a warning (the app may have looked for it in vain);
  *     any other failure is fatal and names the path.
+ *
+ * The tar stream holds what a layer made from DEST through Docker's archive
+ * holds (what `COPY --from=collect /.slimmer/root/ /` gives), so either way
+ * builds the same image:
+ *  a. ustar headers, a PAX header before an entry whose name, link target,
+ *     size, owner or mtime does not fit; mtimes in whole seconds;
+ *  b. of the extended attributes only security.capability (Docker's layer
+ *     archives carry no other), as the PAX record SCHILY.xattr.security.capability;
+ *  c. parents before children, a hardlink after the entry it names;
+ *  d. sockets are left out (a layer cannot hold them); "/" itself is no entry.
  */
 #include "collect.h"
 #include "util.h"
@@ -37,6 +49,7 @@ struct dir_time {
 };
 
 static const char *dest_root;
+static int tar_fd = -1;             /* DEST "-": the tar stream goes here, DEST is not written */
 static struct strmap done;          /* source paths already copied */
 static struct strmap inodes;        /* "dev:ino" -> first copied source path */
 static struct dir_time *dir_times;
@@ -129,6 +142,221 @@ static int copy_metadata(const char *src, const char *dst, const struct stat *st
     if (utimensat(AT_FDCWD, dst, times, AT_SYMLINK_NOFOLLOW) != 0)
         return fail("setting times of", dst);
     return 0;
+}
+
+/* --- the tar stream (DEST "-") ------------------------------------------------ */
+
+#define TAR_BLOCK 512
+#define TAR_BUFFER (1 << 20)
+
+static char *tar_buffer;
+static size_t tar_used;
+
+static int tar_flush(void)
+{
+    size_t done = 0;
+    while (done < tar_used) {
+        ssize_t n = write(tar_fd, tar_buffer + done, tar_used - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return fail("writing the tar stream to", "stdout");
+        done += (size_t)n;
+    }
+    tar_used = 0;
+    return 0;
+}
+
+static int tar_put(const void *data, size_t size)
+{
+    while (size > 0) {
+        if (tar_used == TAR_BUFFER && tar_flush() != 0)
+            return -1;
+        size_t n = TAR_BUFFER - tar_used < size ? TAR_BUFFER - tar_used : size;
+        memcpy(tar_buffer + tar_used, data, n);
+        tar_used += n;
+        data = (const char *)data + n;
+        size -= n;
+    }
+    return 0;
+}
+
+static int tar_pad(unsigned long long size)
+{
+    static const char zeros[TAR_BLOCK];
+    size_t padding = (size_t)(-size % TAR_BLOCK);
+    return padding ? tar_put(zeros, padding) : 0;
+}
+
+/* Appends the PAX record "LEN KEY=VALUE\n" (LEN counts itself) to records. */
+static int pax_record(char *records, size_t *used, size_t cap, const char *key,
+                      const char *value, size_t value_len)
+{
+    size_t body = 1 + strlen(key) + 1 + value_len + 1;      /* " KEY=VALUE\n" */
+    size_t len = body + 1;
+    while (len != body + (size_t)snprintf(NULL, 0, "%zu", len))
+        len = body + (size_t)snprintf(NULL, 0, "%zu", len);
+    if (*used + len > cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int n = snprintf(records + *used, cap - *used, "%zu %s=", len, key);
+    memcpy(records + *used + n, value, value_len);
+    records[*used + len - 1] = '\n';
+    *used += len;
+    return 0;
+}
+
+/* A numeric field in octal, or -1 when it does not fit (then PAX carries it). */
+static int octal(char *field, size_t width, unsigned long long value)
+{
+    if (width - 1 < 22 && value >> (3 * (width - 1)))
+        return -1;
+    snprintf(field, width, "%0*llo", (int)(width - 1), value);
+    return 0;
+}
+
+static int tar_header(const char *name, const struct stat *st, char type, const char *link,
+                      unsigned long long size, const char *cap, size_t cap_len)
+{
+    char header[TAR_BLOCK], records[4 * SENSOR_PATH_MAX + 2048], number[32];
+    size_t pax = 0;
+    int ok = 0;
+    memset(header, 0, sizeof header);
+    if (strlen(name) >= 100)
+        ok |= pax_record(records, &pax, sizeof records, "path", name, strlen(name));
+    else
+        memcpy(header, name, strlen(name));
+    if (strlen(link) >= 100)
+        ok |= pax_record(records, &pax, sizeof records, "linkpath", link, strlen(link));
+    else
+        memcpy(header + 157, link, strlen(link));
+    octal(header + 100, 8, st->st_mode & 07777);
+    struct { size_t at, width; unsigned long long value; const char *key; } numbers[] = {
+        { 108, 8, st->st_uid, "uid" }, { 116, 8, st->st_gid, "gid" },
+        { 124, 12, size, "size" },
+        { 136, 12, st->st_mtim.tv_sec < 0 ? 0 : (unsigned long long)st->st_mtim.tv_sec, "mtime" },
+    };
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
+        if (octal(header + numbers[i].at, numbers[i].width, numbers[i].value) != 0) {
+            int n = snprintf(number, sizeof number, "%llu", numbers[i].value);
+            ok |= pax_record(records, &pax, sizeof records, numbers[i].key, number, (size_t)n);
+        }
+    if (cap)
+        ok |= pax_record(records, &pax, sizeof records, "SCHILY.xattr.security.capability",
+                         cap, cap_len);
+    if (ok != 0)
+        return fail("describing", name);
+    header[156] = type;
+    memcpy(header + 257, "ustar\0" "00", 8);
+    if (type == '3' || type == '4') {
+        octal(header + 329, 8, major(st->st_rdev));
+        octal(header + 337, 8, minor(st->st_rdev));
+    }
+    if (pax > 0) {
+        char pax_header[TAR_BLOCK];
+        struct stat pax_st = { .st_mode = 0644, .st_mtim = st->st_mtim };
+        memset(pax_header, 0, sizeof pax_header);
+        memcpy(pax_header, "././@PaxHeader", 14);
+        octal(pax_header + 100, 8, pax_st.st_mode);
+        octal(pax_header + 108, 8, 0);
+        octal(pax_header + 116, 8, 0);
+        octal(pax_header + 124, 12, pax);
+        octal(pax_header + 136, 12, 0);
+        pax_header[156] = 'x';
+        memcpy(pax_header + 257, "ustar\0" "00", 8);
+        memset(pax_header + 148, ' ', 8);
+        unsigned sum = 0;
+        for (size_t i = 0; i < TAR_BLOCK; i++)
+            sum += (unsigned char)pax_header[i];
+        snprintf(pax_header + 148, 8, "%06o", sum);
+        if (tar_put(pax_header, TAR_BLOCK) != 0 || tar_put(records, pax) != 0 || tar_pad(pax) != 0)
+            return -1;
+    }
+    memset(header + 148, ' ', 8);
+    unsigned sum = 0;
+    for (size_t i = 0; i < TAR_BLOCK; i++)
+        sum += (unsigned char)header[i];
+    snprintf(header + 148, 8, "%06o", sum);
+    return tar_put(header, TAR_BLOCK);
+}
+
+/* The content of a regular file: small files through the buffer, large ones
+ * with sendfile straight to the stream. */
+static int tar_content(const char *path, unsigned long long size)
+{
+    int in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return fail("opening", path);
+    unsigned long long left = size;
+    if (size > TAR_BUFFER - tar_used && tar_flush() != 0) {
+        close(in);
+        return -1;
+    }
+    while (left > 0) {
+        ssize_t n;
+        if (left <= TAR_BUFFER - tar_used) {
+            n = read(in, tar_buffer + tar_used, (size_t)left);
+            if (n > 0)
+                tar_used += (size_t)n;
+        } else {
+            n = sendfile(tar_fd, in, NULL, left > (1 << 30) ? (1 << 30) : (size_t)left);
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;     /* the file shrank under us */
+            close(in);
+            return fail("copying", path);
+        }
+        left -= (unsigned long long)n;
+    }
+    close(in);
+    return tar_pad(size);
+}
+
+/* The entry as a tar member (rules a-d at the top). */
+static int tar_entry(const char *path, const struct stat *st)
+{
+    if (strcmp(path, "/") == 0 || S_ISSOCK(st->st_mode))
+        return 0;
+    char name[2 * SENSOR_PATH_MAX + 2], link[SENSOR_PATH_MAX] = "";
+    snprintf(name, sizeof name, "%s%s", path + 1, S_ISDIR(st->st_mode) ? "/" : "");
+    char cap[1024];
+    ssize_t cap_len = -1;
+    if (!S_ISLNK(st->st_mode)) {
+        cap_len = lgetxattr(path, "security.capability", cap, sizeof cap);
+        if (cap_len < 0 && errno != ENODATA && errno != ENOTSUP)
+            return fail("reading xattr of", path);
+    }
+    const char *capability = cap_len >= 0 ? cap : NULL;
+    size_t capability_len = cap_len >= 0 ? (size_t)cap_len : 0;
+    if (S_ISDIR(st->st_mode))
+        return tar_header(name, st, '5', "", 0, capability, capability_len);
+    if (S_ISLNK(st->st_mode)) {
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n < 0)
+            return fail("reading link", path);
+        link[n] = '\0';
+        return tar_header(name, st, '2', link, 0, NULL, 0);
+    }
+    if (S_ISREG(st->st_mode)) {
+        if (st->st_nlink > 1) {
+            char key[64];
+            int n = snprintf(key, sizeof key, "%lu:%lu", (unsigned long)st->st_dev,
+                             (unsigned long)st->st_ino);
+            char **first = strmap_find(&inodes, key, (size_t)n);
+            if (first)
+                return tar_header(name, st, '1', *first + 1, 0, capability, capability_len);
+            strmap_add(&inodes, key, (size_t)n, path);
+        }
+        if (tar_header(name, st, '0', "", (unsigned long long)st->st_size, capability,
+                       capability_len) != 0)
+            return -1;
+        return tar_content(path, (unsigned long long)st->st_size);
+    }
+    char type = S_ISCHR(st->st_mode) ? '3' : S_ISBLK(st->st_mode) ? '4' : '6';
+    return tar_header(name, st, type, "", 0, capability, capability_len);
 }
 
 static int copy_path(const char *path);
@@ -226,7 +454,7 @@ static int copy_path(const char *path)
         strmap_add(&done, path, strlen(path), NULL);
         return 0;
     }
-    if (copy_entry(real, &st) != 0)
+    if ((tar_fd >= 0 ? tar_entry(real, &st) : copy_entry(real, &st)) != 0)
         return -1;
     strmap_add(&done, path, strlen(path), NULL);
     strmap_add(&done, real, strlen(real), NULL);
@@ -246,7 +474,14 @@ int collect_main(const char *list, const char *dest)
     while (n > 1 && root[n - 1] == '/')
         root[--n] = '\0';
     dest_root = root;
-    if (make_dirs(dest_root, 0755) != 0) {
+    if (strcmp(dest, "-") == 0) {
+        tar_fd = STDOUT_FILENO;
+        tar_buffer = malloc(TAR_BUFFER);
+        if (!tar_buffer) {
+            say("out of memory");
+            return 1;
+        }
+    } else if (make_dirs(dest_root, 0755) != 0) {
         say("collect: cannot create %s: %s", dest_root, strerror(errno));
         return 1;
     }
@@ -274,6 +509,12 @@ int collect_main(const char *list, const char *dest)
     }
     free(line);
     fclose(in);
+    if (tar_fd >= 0) {
+        static const char end[2 * TAR_BLOCK];
+        if (status == 0 && (tar_put(end, sizeof end) != 0 || tar_flush() != 0))
+            status = 1;
+        return status;
+    }
     for (size_t i = 0; i < dir_count; i++)
         if (utimensat(AT_FDCWD, dir_times[i].dest, dir_times[i].times, AT_SYMLINK_NOFOLLOW) != 0
             && status == 0)

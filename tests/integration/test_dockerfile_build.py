@@ -197,26 +197,27 @@ def test_slim_image_holds_exactly_the_keep_set(built):
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("step", ["get_archive", "load_image"])
+@pytest.mark.parametrize("step", ["attach_output", "import_layer", "load_image"])
 def test_an_interrupted_builderless_build_leaves_nothing_behind(built, step):
-    """Ctrl-C while the collected files stream out, or while the image loads: the collect
-    container is gone when load_slim_image returns, and no image carries the tag."""
+    """Ctrl-C while the collected files stream out, once the layer is imported, or while the
+    image loads: the collect container is gone when load_slim_image returns, and once the
+    session is cleaned up no image carries the tag or the session's label."""
     adapter = Docker()
     tag = f"slimmer-test-df-interrupted:{uuid.uuid4().hex[:10]}"
     real = getattr(adapter, step)
 
     def interrupted(*args, **kwargs):
         result = real(*args, **kwargs)
-        if step == "load_image":      # the daemon has the whole image: interrupt right after
+        if step != "attach_output":   # the daemon has the layer, or the whole image: interrupt right after
             raise KeyboardInterrupt
-        real_next, read = result.next, []
+        real_read, reads = result.read, []
 
-        def next_member():            # Ctrl-C while the collected tree streams out
-            read.append(1)
-            if len(read) > 3:
+        def read(*read_args):         # Ctrl-C while the collected tree streams out
+            reads.append(1)
+            if len(reads) > 3:
                 raise KeyboardInterrupt
-            return real_next()
-        result.next = next_member
+            return real_read(*read_args)
+        result.read = read
         return result
     setattr(adapter, step, interrupted)
     adapter.track_image(tag)          # as the pipeline does with its work tag
@@ -228,3 +229,4 @@ def test_an_interrupted_builderless_build_leaves_nothing_behind(built, step):
     finally:
         adapter.cleanup()
     assert subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0
+    assert docker("images", "-q", "--filter", f"label=slimmer.session={adapter.session}").split() == []

@@ -171,3 +171,96 @@ def test_collect_round_trips_a_tree_in_a_container(docker_ledger, debian_image, 
         assert original["/sub/hardlink"][0] == tarfile.LNKTYPE
     finally:
         container.remove(force=True, v=True)
+
+
+def tar_view(archive: tarfile.TarFile, prefix: str) -> dict:
+    """Entries under PREFIX by their name below it: what a layer applying the tar holds
+    (a hardlink reads as its target's file; which name of a linked pair carries the
+    content depends on the walk order, so the pair is compared as a group)."""
+    members = {m.name.rstrip("/"): m for m in archive}
+    content = {name: archive.extractfile(m).read() for name, m in members.items() if m.isfile()}
+    groups: dict[str, set[str]] = {}
+    for name, member in members.items():
+        if member.islnk():
+            group = groups.setdefault(member.linkname.rstrip("/"), {member.linkname.rstrip("/")})
+            group.add(name)
+            groups[name] = group
+    view = {}
+    for name, member in members.items():
+        if not (name == prefix or name.startswith(prefix + "/")):
+            continue
+        source = members[member.linkname.rstrip("/")] if member.islnk() else member
+        view[name[len(prefix):]] = (
+            tarfile.REGTYPE if member.islnk() else member.type, source.mode & 0o7777, source.uid, source.gid,
+            int(source.mtime), "" if member.islnk() else member.linkname,
+            source.pax_headers.get("SCHILY.xattr.security.capability"),
+            content.get(source.name.rstrip("/")), (member.devmajor, member.devminor) if member.ischr() else None,
+            frozenset(n[len(prefix):] for n in groups.get(name, ())))
+    return view
+
+
+def test_collect_to_stdout_writes_the_copied_tree_as_a_tar(sensor_binary, tmp_path):
+    """`collect LIST -`: the entries the copy makes, as one tar (names relative to /), with
+    of the xattrs only security.capability (what a Docker layer carries)."""
+    root = str(tmp_path / "src")
+    keep = build_tree(root)
+    write_list(str(tmp_path / "keep.list"), keep + [f"{root}/not-there"])
+    done = subprocess.run([sensor_binary, "collect", str(tmp_path / "keep.list"), "-"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert b"not-there" in done.stderr and b"warning" in done.stderr
+    archive = tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:")
+    view = tar_view(archive, root.lstrip("/"))
+    for path in keep:
+        name, entry = path[len(root):], describe(path)
+        typ, mode, uid, gid, mtime, link, capability, data, device, group = view[name]
+        assert (mode, uid, gid) == (entry["mode"], entry["uid"], entry["gid"]), name
+        assert mtime == os.lstat(path).st_mtime_ns // 10**9, name
+        assert link == (entry.get("target") or ""), name
+        assert capability == (entry.get("xattrs", {}).get("security.capability", b"").decode("utf-8", "surrogateescape")
+                              or None), name
+        assert data == entry.get("content"), name
+        assert device == ((os.major(entry["rdev"]), os.minor(entry["rdev"])) if "rdev" in entry else None), name
+    assert view["/file"][-1] == view["/sub/hardlink"][-1] == {"/file", "/sub/hardlink"}
+    assert view["/sub"][1:4] == (0o2750, 1000, 1000)          # a parent, with its own metadata
+    assert "user.origin" not in str(archive.getmember(root.lstrip("/") + "/file").pax_headers)
+    assert not archive.getnames()[0].startswith("/")
+
+
+def test_collect_to_stdout_fails_when_the_stream_cannot_be_written(sensor_binary, tmp_path):
+    """A stream that cannot be written is a failure that names it (exit 1), never a short tar
+    that looks complete."""
+    (tmp_path / "file").write_text("x")
+    write_list(str(tmp_path / "keep.list"), [f"{tmp_path}/file"])
+    with open(os.devnull, "rb") as read_only:
+        done = subprocess.run([sensor_binary, "collect", str(tmp_path / "keep.list"), "-"],
+                              stdout=read_only, stderr=subprocess.PIPE)
+    assert done.returncode == 1
+    assert b"[slim-sensor] collect: writing the tar stream to stdout" in done.stderr
+
+
+@pytest.mark.docker
+def test_collect_to_stdout_matches_the_daemons_archive_of_the_copy(docker_ledger, debian_image, sensor_binary):
+    """The tar `collect LIST -` writes holds what Docker's archive of the copied tree holds
+    (the way the generated Dockerfile's COPY --from takes it): names, types, modes, owners,
+    mtimes, link targets, hardlink groups, capabilities, content, devices."""
+    tree = "/collect-src/tree"
+    setup = (f"cd {tree} && ln absolute.txt sub/hardlink && ln -s absolute.txt rel-link "
+             f"&& cp /workload setuid && chmod 4755 setuid && cp /workload capable "
+             f"&& /workload setcap capable && chown 1000:1000 relative.txt sub && chmod 2750 sub "
+             f"&& mkfifo fifo && mknod null c 1 3 && touch -h -d '2001-02-03 04:05:06' rel-link sub "
+             f"&& find {tree} -mindepth 1 | sed 's/\\\\/\\\\\\\\/g' > /keep.list "
+             f"&& /.slimmer/sensor collect /keep.list /dest && /.slimmer/sensor collect /keep.list - > /tree.tar")
+    container = docker_ledger.containers.create(debian_image, ["sh", "-c", setup], labels=LABEL)
+    try:
+        assert container.put_archive("/", sensor.sensor_tar())
+        container.start()
+        assert container.wait(timeout=60)["StatusCode"] == 0, container.logs()
+        chunks, _ = container.get_archive(f"/dest{tree}")
+        copied = tar_view(tarfile.open(fileobj=io.BytesIO(b"".join(chunks))), "tree")
+        chunks, _ = container.get_archive("/tree.tar")
+        outer = tarfile.open(fileobj=io.BytesIO(b"".join(chunks)))
+        streamed = tar_view(tarfile.open(fileobj=outer.extractfile("tree.tar")), tree.lstrip("/"))
+        assert streamed == copied
+        assert copied["/capable"][6] is not None and copied["/setuid"][1] == 0o4755
+    finally:
+        container.remove(force=True, v=True)

@@ -10,6 +10,7 @@ touched paths; `ledger` says what is still alive, so tests can assert cleanup.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -18,8 +19,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from slimmer import sensor
-from slimmer.errors import BadInput, DaemonFailed
+from slimmer.errors import BadInput, DaemonFailed, SlimError
 from tests.unit import imagetar
+
+class _Output(io.BytesIO):
+    stderr = b""
+
 
 App = Callable[[set[str]], tuple[int, bytes, list[str]]]   # present paths -> (exit, stdout, touched)
 
@@ -52,6 +57,7 @@ class FakeDocker:
     builds: int = 0
     tags: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, str] = field(default_factory=dict)   # tag docker load gave -> image id
+    imported: dict[str, tuple[str, set[str]]] = field(default_factory=dict)   # id -> (diff_id, paths)
 
     def __post_init__(self):
         self.archive = imagetar.save_archive(self.layers, created_by=self.created_by)
@@ -75,6 +81,9 @@ class FakeDocker:
         self._check("inspect_image")
         if reference in self.loaded:
             return {"Id": self.loaded[reference], "RepoTags": [reference]}
+        if reference in self.imported:
+            return {"Id": reference, "RepoTags": [], "RootFS": {"Type": "layers",
+                                                                "Layers": [self.imported[reference][0]]}}
         if reference not in (self.reference, self.image_id):
             raise BadInput("image not found", reference, "build or pull it first")
         diff_ids = [f"sha256:{i:064x}" for i in range(1, len(self.layers) + 1)]
@@ -115,15 +124,38 @@ class FakeDocker:
             on_step(BuildStep(1, 1, "FROM scratch"))
         return image_id
 
-    def load_image(self, archive) -> list[str]:
-        """docker load of the archive build.py streams: the slim image holds its layer's paths."""
+    def import_layer(self, layer) -> str:
+        """docker import of the layer build.py streams: an untagged image of its paths."""
         self._check("build")          # building the slim image, whichever way
+        data = b"".join(layer)
+        diff_id = "sha256:" + hashlib.sha256(data).hexdigest()
+        image_id = f"sha256:{len(self.imported) + 1:064x}".replace("sha256:0", "sha256:e", 1)
+        self.imported[image_id] = (diff_id, self._layer_paths(data))
+        self.track_image(image_id)
+        return image_id
+
+    @staticmethod
+    def _layer_paths(data: bytes) -> set[str]:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as layer:
+            return {"/" + member.name.strip("/") for member in layer}
+
+    def load_image(self, archive) -> list[str]:
+        """docker load of the archive build.py streams: the slim image holds its layer's paths
+        (a config-only archive: the imported layer with that diff_id, as Docker 20.10 does)."""
+        self._check("build")
         self.builds += 1
         outer = tarfile.open(fileobj=io.BytesIO(b"".join(archive)), mode="r:")
         manifest = json.load(outer.extractfile("manifest.json"))[0]
-        layer = tarfile.open(fileobj=outer.extractfile(manifest["Layers"][0]), mode="r:")
         image_id = f"sha256:{self.builds:064x}"
-        self.images[image_id] = {"/" + member.name.strip("/") for member in layer}
+        if manifest["Layers"][0] in outer.getnames():
+            self.images[image_id] = self._layer_paths(outer.extractfile(manifest["Layers"][0]).read())
+        else:
+            diff_id = json.load(outer.extractfile(manifest["Config"]))["rootfs"]["diff_ids"][0]
+            paths = [paths for known, paths in self.imported.values() if known == diff_id]
+            if not paths:
+                raise SlimError("Docker refused to load the slim image", f"layer {diff_id} missing",
+                                "check the daemon log")
+            self.images[image_id] = set(paths[0])
         for tag in manifest["RepoTags"]:
             self.loaded[tag] = image_id
         return list(manifest["RepoTags"])
@@ -132,6 +164,8 @@ class FakeDocker:
         pass
 
     def remove_image(self, image_id: str) -> None:
+        if self.imported.pop(image_id, None) is not None:
+            return                    # build.py's imported layer image, not a slim image
         self.removed_images.append(image_id)
         self.images.pop(image_id, None)
         self.tags.pop(image_id, None)
@@ -150,7 +184,8 @@ class FakeDocker:
         return True
 
     def create_container(self, image: str, *, command=None, entrypoint=None, user=None, run=None,
-                         ports=(), name_hint="run", extra_labels=None, stop_signal=None) -> str:
+                         ports=(), name_hint="run", extra_labels=None, stop_signal=None,
+                         log_driver=None) -> str:
         self._check("create_container")
         container_id = f"c{len(self.containers) + 1:063x}"
         traced = bool(entrypoint) and entrypoint[0] == sensor.SENSOR_IN_CONTAINER
@@ -173,8 +208,6 @@ class FakeDocker:
 
     def get_archive(self, container_id: str, path: str):
         container = self.containers[container_id]
-        if container.collect and path == "/.slimmer/root":
-            return self._collected(container)
         if path != sensor.LOG_DIR or not container.traced or container.result is None:
             return None
         code, _, touched = container.result
@@ -189,22 +222,22 @@ class FakeDocker:
         buffer.seek(0)
         return tarfile.open(fileobj=buffer, mode="r")
 
-    def _collected(self, container: _Container):
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            root = tarfile.TarInfo("root")
-            root.type = tarfile.DIRTYPE
-            tar.addfile(root)
-            for path in sorted(container.keep):
-                info = tarfile.TarInfo("root" + path)
-                data = self.files.get(path)
-                if data is None:
-                    info.type = tarfile.DIRTYPE
-                else:
-                    info.size = len(data)
-                tar.addfile(info, io.BytesIO(data) if data is not None else None)
-        buffer.seek(0)
-        return tarfile.open(fileobj=buffer, mode="r|")
+    def attach_output(self, container_id: str):
+        """The collect container's stdout: `sensor collect LIST -`'s tar (names relative to /)."""
+        container = self.containers[container_id]
+        buffer = _Output()
+        if container.collect:
+            with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for path in sorted(container.keep):
+                    info = tarfile.TarInfo(path.lstrip("/"))
+                    data = self.files.get(path)
+                    if data is None:
+                        info.type = tarfile.DIRTYPE
+                    else:
+                        info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data) if data is not None else None)
+            buffer.seek(0)
+        return buffer
 
     def start(self, container_id: str) -> None:
         container = self.containers[container_id]
