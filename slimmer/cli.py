@@ -275,7 +275,8 @@ def add_xray_parser(commands) -> None:
     sub.add_argument("image", help="an image reference; read without Docker: docker-archive:FILE.tar (a docker "
                                    "save file), oci:DIR[:REF] or an OCI layout DIR, oci-archive:FILE.tar")
     sub.add_argument("--json", action="store_true")
-    sub.add_argument("--html", metavar="FILE")
+    sub.add_argument("--html", metavar="FILE",
+                     help="write a self-contained HTML page: layers, findings, each layer's file tree")
     sub.add_argument("--tree", metavar="LAYER",
                      help="print the files LAYER added (+), modified (~) and removed (-) as a tree; "
                           "LAYER is an index, -1 for the top layer, or all")
