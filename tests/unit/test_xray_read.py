@@ -185,3 +185,27 @@ def test_truncated_archive_is_an_error(tmp_path):
     path.write_bytes(archive[:len(archive) // 2])
     with pytest.raises(BadInput):
         xray_image(None, f"docker-archive:{path}")
+
+
+def test_header_scan_reads_base256_numbers_and_global_pax_headers(tmp_path):
+    """GNU base-256 (a uid past 8**7, an mtime before 1970) and a pax 'g' header, as imagefs reads them."""
+    items = [file("/big-owner", b"x" * 10, uid=3_000_000, gid=2_500_000), dir_("/d"), file("/d/f", b"y")]
+    items[2].info.mtime = -86400
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for item in items:
+            tar.addfile(item.info, io.BytesIO(item.data) if item.info.isreg() else None)
+    expected = read_saved_image(io.BytesIO(_with_layer(buffer.getvalue()))).layers[0]
+    scanned = scan_layer(_blob_of(buffer.getvalue(), tmp_path), 0, expected.digest)
+    assert _fields(scanned.files) == _fields(expected)
+    assert [(e.uid, e.gid, e.mtime) for e in scanned.files.entries][0::2] == [(3_000_000, 2_500_000, 1700000000),
+                                                                                (0, 0, -86400)]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT,
+                      pax_headers={"comment": "global header first"}) as tar:
+        for item in items:
+            tar.addfile(item.info, io.BytesIO(item.data) if item.info.isreg() else None)
+    assert buffer.getvalue()[156:157] == b"g"
+    expected = read_saved_image(io.BytesIO(_with_layer(buffer.getvalue()))).layers[0]
+    scanned = scan_layer(_blob_of(buffer.getvalue(), tmp_path), 0, expected.digest)
+    assert _fields(scanned.files) == _fields(expected)
