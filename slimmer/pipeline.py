@@ -188,7 +188,10 @@ def _slim(docker: DockerPort, request: BuildRequest, image, tag: str, emit: Emit
     indexer = _Indexer(docker, image, timer)
     with timer.stage("trace"):
         runs = trace_runs(docker, image, request, emit)
-    index = indexer.result()
+    read = indexer.result()
+    index = read.index
+    # the saved config's empty_layer flags pair history with layers (the heuristic otherwise)
+    image = inspect_stage.with_config_history(docker, image, (read.config or {}).get("history"))
     image = inspect_stage.with_content_size(docker, image)
     trace = without_mounted_paths(merge_traces([traced.trace for _, traced in runs]), request.runs)
 
@@ -433,11 +436,11 @@ class _Indexer:
         self.thread = threading.Thread(target=_index_into, args=(docker, image, self.box, timer), daemon=True)
         self.thread.start()
 
-    def result(self) -> ImageIndex:
+    def result(self) -> imagefs.IndexRead:
         self.thread.join()
         if "error" in self.box:
             raise self.box["error"]
-        return self.box["index"]
+        return self.box["read"]
 
 
 SENSOR_PLATFORM = ("linux", "amd64")
@@ -465,9 +468,9 @@ def write_artifacts(directory: str | None, image, keep_set, index):
 def _index_into(docker: Docker, image, box: dict, timer: _Timer) -> None:
     try:
         with timer.stage("index"):
-            box["index"] = imagefs.index_image_cached([layer.digest for layer in image.layers],
-                                                      lambda: docker.export_image(image.id),
-                                                      imagefs.default_cache(), image_id=image.id).index
+            box["read"] = imagefs.index_image_cached([layer.digest for layer in image.layers],
+                                                     lambda: docker.export_image(image.id),
+                                                     imagefs.default_cache(), image_id=image.id)
     except SlimError as exc:
         box["error"] = exc
     except Exception as exc:  # surfaced in the main thread with what failed
