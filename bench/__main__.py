@@ -1,8 +1,9 @@
 """make bench: run every benchmark section and print its figures.
 
 Sections: sensor overhead (bench/sensor_bench.py), slim build per sample app
-(bench/build_bench.py), xray (bench/xray_bench.py), keep rules (bench/keep_bench.py),
-verification repairs (bench/repair_bench.py). `python -m bench NAME...`
+(bench/build_bench.py, a first and a cached second build), the index with a warm layer
+cache (bench/cache_bench.py), xray (bench/xray_bench.py), keep rules
+(bench/keep_bench.py), verification repairs (bench/repair_bench.py). `python -m bench NAME...`
 runs only the named sections.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import importlib
 import sys
 import time
 
-SECTIONS = ["sensor_bench", "build_bench", "xray_bench", "keep_bench", "repair_bench"]
+SECTIONS = ["sensor_bench", "build_bench", "cache_bench", "xray_bench", "keep_bench", "repair_bench"]
 
 
 def main(argv: list[str]) -> int:
