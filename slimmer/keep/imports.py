@@ -6,8 +6,9 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
      and scanned for what it imports by a literal name, wherever the statement
      is (inside a function, a try/except, an if): Python (.py, or a script whose
      shebang names python), Node (.js/.mjs/.cjs, shebang node), Ruby (.rb,
-     shebang ruby), Perl (.pm/.pl, shebang perl). slimmer/langimports.py
-     defines the statements and the search, language by language.
+     shebang ruby), Perl (.pm/.pl, shebang perl). The package
+     slimmer/langimports/ defines the statements and the search, one module
+     per language.
   2. Each name is resolved as the interpreter resolves it, against its own
      search path as the image configures it: sys.path of the Python the app
      ran (stdlib, lib-dynload, site-/dist-packages, the venv of argv[0]'s
@@ -50,7 +51,17 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
      zipfile, csv, pathlib..., and importlib.resources' tempfile, shutil,
      tarfile, lzma, bz2, random, statistics, decimal) reached through
      warnings -> traceback -> ast -> inspect -> importlib.machinery.
-  9. Out of reach: a name computed at run time (`importlib.import_module(name)`,
+  9. A Python function that runs only once another module is imported
+     (langimports' PYTHON_DEFERRED) has its imports kept once a scanned source
+     of the same interpreter imports that module, whichever is scanned first;
+     what they import can trigger more. setuptools' _distutils_hack (the
+     distutils-precedence.pth that site runs in an environment with setuptools
+     imports it) imports setuptools._distutils in spec_for_distutils, which its
+     finder calls when something imports `distutils`; traceback for `pip`; the
+     rest when setuptools imports _distutils_hack.override. site's
+     register_readline (readline, libreadline, libtinfo) never: it is the
+     interactive prompt's hook. python-venv: setuptools (3.2 MB) and readline.
+ 10. Out of reach: a name computed at run time (`importlib.import_module(name)`,
      `require(variable)`, `require "x/#{y}"`, `require $module`), and what a C
      extension imports. Those are kept when a probe makes the app load them
      (traced), or with --include-path.
@@ -58,8 +69,9 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import replace
 
-from ..langimports import ImportResolver, IndexFs, discover
+from ..langimports import Import, ImportResolver, IndexFs, discover, imported_modules
 from ..model import EntryType, FsEntry, KeepReason
 from .rule import Rule, Stage
 
@@ -95,6 +107,11 @@ class ImportsRule(Rule):
         self._resolver: ImportResolver | None = None
         self.scanned: set[str] = set()
         self.callbacks_kept: set[tuple[str, str | None]] = set()   # (module, stdlib) rule 8 resolved
+        # rule 9, per interpreter (its stdlib): modules scanned sources import, and the
+        # deferred imports (importer, Import) waiting for one of their `when` modules
+        self.python_imported: set[tuple[str | None, str]] = set()
+        self.deferred: dict[tuple[str | None, str], list[tuple[str, Import]]] = {}
+        self.deferred_done: set[tuple[str, Import]] = set()
 
     def resolver(self) -> ImportResolver:
         """Search paths are discovered once, on the first kept file that needs them."""
@@ -136,9 +153,11 @@ class ImportsRule(Rule):
             if data is None:
                 return []
             runs_as_main = entry.shebang if entry.mode & 0o111 else None
-            found = [(target, path) for target in resolver.imports_of(path, data, language, runs_as_main)]
-            if language == "python":
+            imports = resolver.python_scan(path, data, runs_as_main) if language == "python" else None
+            found = [(target, path) for target in resolver.imports_of(path, data, language, runs_as_main, imports)]
+            if imports is not None:
                 found += self.callback_imports(path, data)
+                found += self.deferred_imports(path, imports)
         reached = (keeper.keep(target, KeepReason.IMPORTS, because) for target, because in found)
         return [real for real in reached if real is not None and real not in self.scanned]
 
@@ -162,6 +181,32 @@ class ImportsRule(Rule):
                 self.callbacks_kept.add(key)
                 found += [(target, path) for target in
                           resolver.imports_of(path, f"import {module}\n".encode(), "python", None)]
+        return found
+
+
+    def deferred_imports(self, path: str, imports: list[Import]) -> list[tuple[str, str]]:
+        """Rule 9: `path`'s deferred imports whose trigger was imported, and those waiting
+        for a module `path` imports (then for what they import in turn)."""
+        resolver = self.resolver()
+        python = resolver.python_for(path)
+        stdlib = python.stdlib if python is not None else None
+        for imp in imports:
+            for module in imp.when:
+                self.deferred.setdefault((stdlib, module), []).append((path, imp))
+        found: list[tuple[str, str]] = []
+        names = set(imported_modules(imports))
+        names |= {module for imp in imports for module in imp.when if (stdlib, module) in self.python_imported}
+        while names:
+            module = names.pop()
+            self.python_imported.add((stdlib, module))
+            for importer, imp in self.deferred.pop((stdlib, module), ()):
+                if (importer, imp) in self.deferred_done:
+                    continue
+                self.deferred_done.add((importer, imp))
+                found += [(target, importer) for target in
+                          resolver.resolve_python(imp, importer, resolver.python_for(importer))]
+                names |= {name for name in imported_modules([replace(imp, when=())])
+                          if (stdlib, name) not in self.python_imported}
         return found
 
 

@@ -1,16 +1,25 @@
 """Rule "package" (on by default, reason `package`): a language package is kept whole.
 
   1. Python: a kept file of a distribution (site-packages or dist-packages)
-     keeps its whole top-level package directory, its *.dist-info /
+     keeps its whole top-level package directory and its *.dist-info /
      *.egg-info (the one named after the module, or listing it in RECORD or
-     top_level.txt), and every file its RECORD lists. This is what prevents
-     the ModuleNotFoundError class of failures: a module imported lazily, by
-     a request no probe made.
-  2. Node: a kept file under node_modules/NAME (or @scope/NAME, or Debian's
+     top_level.txt). This is what prevents the ModuleNotFoundError class of
+     failures: a module of that package imported lazily, or by a computed
+     name, by a request no probe made.
+  2. Not the distribution's other top-level packages its RECORD lists: a
+     package imports another by name, which rule `imports` follows (PyYAML's
+     _yaml, setuptools' pkg_resources and setuptools beside the
+     _distutils_hack that a venv's .pth imports: 3 MB on python-venv).
+  3. An entry point (entry_points.txt) is loaded by name through
+     importlib.metadata / pkg_resources (plugins, console scripts), so the
+     top-level package each one names is kept too; except the groups only a
+     distribution build runs (distutils.*, setuptools.*, egg_info.*: setup.py
+     commands and hooks; a build imports setuptools, kept whole then).
+  4. Node: a kept file under node_modules/NAME (or @scope/NAME, or Debian's
      /usr/share/nodejs, /usr/lib/nodejs) keeps that package directory whole.
-  3. The Python standard library is not a distribution and is never kept
+  5. The Python standard library is not a distribution and is never kept
      whole: the stdlib modules kept sources import are kept by rule `imports`.
-  4. Bytecode caches are not part of "whole": `__pycache__/` (PEP 3147: read
+  6. Bytecode caches are not part of "whole": `__pycache__/` (PEP 3147: read
      only next to its source, which is kept, and recompiled from it when
      missing) and a Python 2 `X.pyc`/`X.pyo` beside its `X.py`. A cache the
      app read is kept as traced; a sourceless `X.pyc` (no `X.py`) is kept.
@@ -37,7 +46,8 @@ class PackageRule(Rule):
     stage = Stage.EACH
     reasons = (KeepReason.PACKAGE,)
     default = True
-    cost = "0-3.2 MB per sample app (python-venv: setuptools, kept for its .pth), bytecode caches left out"
+    cost = ("0-0.5 MB per sample app (python-flask's packages' lazy modules); the top-level packages of kept "
+            "files and their entry points', not every package of the distribution; bytecode caches left out")
 
     def __init__(self, keeper) -> None:
         super().__init__(keeper)
@@ -70,6 +80,8 @@ class PackageRule(Rule):
             keeper.keep_tree(key, KeepReason.PACKAGE, because_of, skip=self.bytecode_cache)
         # the distribution's metadata: named after the module, or listing it
         for meta in self.metadata_dirs(site):
+            if meta in self.done:
+                continue
             dist_name = _normalise_dist(posixpath.basename(meta).split("-", 1)[0].rsplit(".", 1)[0])
             record = keeper.content(meta + "/RECORD")
             top_level = keeper.content(meta + "/top_level.txt")
@@ -86,12 +98,16 @@ class PackageRule(Rule):
                 continue
             self.done.add(meta)
             keeper.keep_tree(meta, KeepReason.PACKAGE, because_of)
-            if record:
-                for line in record.decode("utf-8", "replace").splitlines():
-                    first = line.split(",", 1)[0]
-                    path = posixpath.normpath(posixpath.join(site, first)) if first else ""
-                    if first and not first.startswith("..") and not self.bytecode_cache(path):
-                        keeper.keep(path, KeepReason.PACKAGE, because_of)
+            for target in entry_point_modules(keeper.content(meta + "/entry_points.txt")):   # rule 3
+                self.keep_top_level(site, target.split(".", 1)[0], meta + "/entry_points.txt")
+
+    def keep_top_level(self, site: str, module: str, because_of: str) -> None:
+        """An entry point's top-level package (whole, rule 1) or module file, as `package`."""
+        entry = self.keeper.index.get(f"{site}/{module}")
+        if entry is not None and entry.type is EntryType.DIR:
+            self.keep_python_distribution(site, module, because_of)
+        elif f"{site}/{module}.py" in self.keeper.index:
+            self.keeper.keep(f"{site}/{module}.py", KeepReason.PACKAGE, because_of)
 
     def bytecode_cache(self, path: str) -> bool:
         """A compiled module Python reads only as a cache of a source kept beside it (rule 4)."""
@@ -105,6 +121,25 @@ class PackageRule(Rule):
             self.metadata[site] = tuple(p for p in self.keeper.index.children(site)
                                         if p.endswith((".dist-info", ".egg-info")))
         return self.metadata[site]
+
+
+_BUILD_GROUPS = ("distutils.", "setuptools.", "egg_info.")
+
+
+def entry_point_modules(text: bytes | None) -> list[str]:
+    """The modules an entry_points.txt names (`name = module:attr [extra]`), outside the
+    groups only a distribution build loads (rule 3)."""
+    modules: list[str] = []
+    group = ""
+    for line in (text or b"").decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            group = line.strip("[]").strip()
+        elif "=" in line and not line.startswith(("#", ";")) and not group.startswith(_BUILD_GROUPS):
+            module = line.split("=", 1)[1].split(":", 1)[0].split("[", 1)[0].strip()
+            if re.fullmatch(r"[A-Za-z_][\w.]*", module):
+                modules.append(module)
+    return list(dict.fromkeys(modules))
 
 
 def _normalise_dist(name: str) -> str:

@@ -26,7 +26,9 @@ Not followed, because it never runs in an application (docs/KEEP-RULES.md has
 the measurements): a Python library module's `__main__` block and the
 self-tests only it calls, `if TYPE_CHECKING:`, an `except ImportError:`
 fallback whose `try:` modules resolve or are built in, CPython's `test`
-package and `pydoc_data`, site's help(); rubygems' bundler and gem installer.
+package and `pydoc_data`, site's help() and readline hook (the interactive
+prompt's); rubygems' bundler and gem installer. Followed only once a source imports
+what triggers them: _distutils_hack's finder methods (distutils, pip; PYTHON_DEFERRED).
 """
 from __future__ import annotations
 
@@ -34,14 +36,16 @@ from .core import (DEFAULT_PATH, MAX_SOURCE_BYTES, FsView, Import, IndexFs, glob
                    language_of, which)
 from .node import NODE_BUILTINS, NODE_EXTENSIONS, NodePath, node_path, scan_node, strip_js_comments
 from .perl import PerlPath, perl_path, scan_perl, strip_perl_comments
-from .python import PYTHON_FROZEN_LAZY, PYTHON_INTERACTIVE_ONLY, PYTHON_STDLIB_NOT_FOLLOWED, scan_python
+from .python import (PYTHON_DEFERRED, PYTHON_FROZEN_LAZY, PYTHON_INTERACTIVE_ONLY, PYTHON_STDLIB_NOT_FOLLOWED,
+                     imported_modules, scan_python)
 from .pythonpath import PythonPath, python_paths
 from .resolver import ImportResolver, SearchPaths, discover
 from .ruby import RUBY_NOT_FOLLOWED, RubyPath, ruby_path, scan_ruby, strip_ruby_comments
 
 __all__ = ["DEFAULT_PATH", "MAX_SOURCE_BYTES", "FsView", "Import", "IndexFs", "glob", "interpreter_language",
            "language_of", "which", "NODE_BUILTINS", "NODE_EXTENSIONS", "NodePath", "node_path", "scan_node",
-           "strip_js_comments", "PerlPath", "perl_path", "scan_perl", "strip_perl_comments", "PYTHON_FROZEN_LAZY",
+           "strip_js_comments", "PerlPath", "perl_path", "scan_perl", "strip_perl_comments", "PYTHON_DEFERRED",
+           "PYTHON_FROZEN_LAZY", "imported_modules",
            "PYTHON_INTERACTIVE_ONLY", "PYTHON_STDLIB_NOT_FOLLOWED", "scan_python", "PythonPath", "python_paths",
            "ImportResolver", "SearchPaths", "discover", "RUBY_NOT_FOLLOWED", "RubyPath", "ruby_path", "scan_ruby",
            "strip_ruby_comments"]

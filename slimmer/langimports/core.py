@@ -90,6 +90,8 @@ class Import:
     names -- Python's `from X import a, b` names (submodules or attributes)
     unless -- Python: a fallback in `except ImportError:`, needed only when one of
               these modules (imported by the `try:` body) is missing
+    when -- Python: in a function that runs only once one of these modules is
+            imported (python.PYTHON_DEFERRED): followed when a scanned source imports one
     """
 
     name: str
@@ -97,6 +99,7 @@ class Import:
     level: int = 0
     names: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
+    when: tuple[str, ...] = ()
 
 
 # --- languages -------------------------------------------------------------------------

@@ -6,7 +6,9 @@ try/except, if); a file the host Python cannot parse is scanned line by line.
 Not followed, because it never runs in an application: a library module's
 `__main__` block and the self-tests only it calls, `if TYPE_CHECKING:`, an
 `except ImportError:` fallback whose `try:` modules resolve or are built in,
-CPython's `test` package and `pydoc_data`, site's help().
+CPython's `test` package and `pydoc_data`, site's help() and readline hook.
+Deferred (PYTHON_DEFERRED): imports in a function that runs only once another
+module is imported carry those modules (Import.when) for the keep rule to wait on.
 Resolve: through sys.path (pythonpath.py) as CPython's PathFinder does: a
 package keeps its parents' __init__; C extensions (.cpython-*.so, .abi3.so,
 .so) resolve too.
@@ -14,9 +16,10 @@ package keeps its parents' __init__; C extensions (.cpython-*.so, .abi3.so,
 from __future__ import annotations
 
 import ast
+import dataclasses
 import posixpath
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from .core import MAX_SOURCE_BYTES, FsView, Import, LanguageResolver, unique
 from .pythonpath import PythonPath
@@ -35,6 +38,32 @@ PYTHON_STDLIB_NOT_FOLLOWED = frozenset(("test", "pydoc_data"))
 # Modules whose imports serve the interactive prompt only: site's help(), license(),
 # copyright() import pydoc (and its 750 kB pydoc_data) when someone types help().
 PYTHON_INTERACTIVE_ONLY = frozenset(("_sitebuiltins.py",))
+# Functions whose imports run only once another module is imported, per module: each
+# function's imports get `Import.when`, the modules whose import runs it (the keep rule
+# `imports` follows them once a scanned source imports one of those); () = never in an
+# application. From the modules' own source:
+#  1. setuptools' _distutils_hack, imported by the distutils-precedence.pth that site runs
+#     in every environment with setuptools, puts DistutilsMetaFinder first on
+#     sys.meta_path; its find_spec(name) calls spec_for_<name> for a top-level name only.
+#     spec_for_distutils (import_module("setuptools._distutils")) runs when something
+#     imports `distutils`; spec_for_pip (pip_imported_during_build: traceback,
+#     clear_distutils: warnings) when `pip` is imported; spec_for_sensitive_tests for
+#     CPython's test.test_distutils. do_override (warn_distutils_present,
+#     ensure_local_distutils: importlib, distutils, distutils.core) is what
+#     _distutils_hack/override.py runs, and setuptools/__init__ imports that module.
+#  2. site's register_readline (readline, rlcompleter; _pyrepl from 3.13) is
+#     sys.__interactivehook__: it runs only at the interactive prompt (python -i, a REPL).
+_OVERRIDE = "_distutils_hack.override"
+PYTHON_DEFERRED: dict[str, dict[str, tuple[str, ...]]] = {
+    "_distutils_hack": {
+        "spec_for_distutils": ("distutils",),
+        "spec_for_pip": ("pip",), "pip_imported_during_build": ("pip",),
+        "spec_for_sensitive_tests": ("test.test_distutils",),
+        "clear_distutils": ("pip", _OVERRIDE, "test.test_distutils"),
+        "do_override": (_OVERRIDE,), "warn_distutils_present": (_OVERRIDE,), "ensure_local_distutils": (_OVERRIDE,),
+    },
+    "site": {"register_readline": ()},
+}
 
 
 # --- scan -----------------------------------------------------------------------------
@@ -42,14 +71,18 @@ PYTHON_INTERACTIVE_ONLY = frozenset(("_sitebuiltins.py",))
 _PY_IMPORT_FUNCS = frozenset(("import_module", "__import__", "find_spec"))
 
 
-def scan_python(source: bytes, main: bool = True) -> list[Import]:
+def scan_python(source: bytes, main: bool = True,
+                deferred: Mapping[str, tuple[str, ...]] | None = None) -> list[Import]:
     """Every import a module can execute, anywhere in it (functions, try/except, if),
     in order; not the body of `if TYPE_CHECKING:` (type checkers only) and, unless the
     file runs as the main script (`main`), not the body of `if __name__ == "__main__":`
     (a library module's self-test: heapq's imports doctest, and doctest pdb and pydoc),
     nor the body of a private module-level function only that block calls (pickle's _test).
     A file the host Python cannot parse (another version's syntax, Python 2) is
-    scanned line by line instead."""
+    scanned line by line instead.
+    `deferred` (PYTHON_DEFERRED's entry for this module): an import inside one of
+    these functions (the innermost one when they nest) carries the modules whose
+    import runs the function in `Import.when`; one that never runs is left out."""
     if len(source) > MAX_SOURCE_BYTES:
         return []
     try:
@@ -90,7 +123,25 @@ def scan_python(source: bytes, main: bool = True) -> list[Import]:
             line = text.count("\n", 0, match.start()) + 1
             found.append(((line, 0), Import(match.group(3), "import", len(match.group(2)))))
     found.sort(key=lambda pair: pair[0])
+    if deferred:
+        found = _defer(tree, found, deferred)
     return unique(imp for _, imp in found)
+
+
+def _defer(tree: ast.Module, found: list[tuple[tuple[int, int], Import]],
+           deferred: Mapping[str, tuple[str, ...]]) -> list[tuple[tuple[int, int], Import]]:
+    """Give each import inside a deferred function (by line) that function's triggers."""
+    spans = sorted(((node.lineno, node.end_lineno or node.lineno, deferred[node.name]) for node in ast.walk(tree)
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in deferred),
+                   key=lambda span: span[1] - span[0])
+    kept: list[tuple[tuple[int, int], Import]] = []
+    for where, imp in found:
+        when = next((span[2] for span in spans if span[0] <= where[0] <= span[1]), None)
+        if when is None:
+            kept.append((where, imp))
+        elif when:
+            kept.append((where, dataclasses.replace(imp, when=when)))
+    return kept
 
 
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
@@ -111,16 +162,21 @@ _ENTRY_POINTS = frozenset(("main", "test", "demo"))
 
 def _self_test_functions(tree: ast.Module) -> set[ast.AST]:
     """Module-level private functions (`def _test():`), and the command-line entry
-    points main/test/demo, named only inside an `if __name__ == "__main__":` block:
-    dead code when the module is imported (`python -m ast` runs ast.main)."""
+    points main/test/demo, named only inside an `if __name__ == "__main__":` block, or
+    only by such dead functions (random's _test calls _test_generator, which imports
+    statistics, hence decimal and fractions): dead code when the module is imported
+    (`python -m ast` runs ast.main)."""
     candidates = {node.name: node for node in tree.body
                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
                   and (node.name.startswith("_") and not node.name.startswith("__") or node.name in _ENTRY_POINTS)}
     if not candidates:
         return set()
-    guarded, elsewhere = set(), set()
+    named_in: dict[str, set[str]] = {}      # candidate -> where it is named: "guard", "other", a candidate
     for statement in tree.body:
-        in_guard = isinstance(statement, ast.If) and _is_main_guard(statement.test)
+        if isinstance(statement, ast.If) and _is_main_guard(statement.test):
+            where = "guard"
+        else:
+            where = next((name for name, node in candidates.items() if node is statement), "other")
         for node in ast.walk(statement):
             if isinstance(node, ast.Name):
                 name = node.id
@@ -130,9 +186,15 @@ def _self_test_functions(tree: ast.Module) -> set[ast.AST]:
                 name = node.value                           # __all__, getattr(module, "_x")
             else:
                 continue
-            if name in candidates and candidates[name] is not statement:
-                (guarded if in_guard else elsewhere).add(name)
-    return {candidates[name] for name in guarded - elsewhere}
+            if name in candidates and name != where:
+                named_in.setdefault(name, set()).add(where)
+    dead: set[str] = set()
+    while True:
+        more = {name for name, where in named_in.items() if name not in dead
+                and all(place == "guard" or place in dead for place in where)}
+        if not more:
+            return {candidates[name] for name in dead}
+        dead |= more
 
 
 def _catches_import_error(handler: ast.ExceptHandler) -> bool:
@@ -176,6 +238,20 @@ def _scan_python_lines(text: str) -> list[Import]:
     return unique(found)
 
 
+def imported_modules(imports: list[Import]) -> set[str]:
+    """Every absolute module name `imports` import, with the packages on the way
+    (`from distutils.core import setup`: distutils, distutils.core, distutils.core.setup);
+    deferred imports (Import.when) not."""
+    names: set[str] = set()
+    for imp in imports:
+        if imp.level or imp.when or not imp.name:
+            continue
+        parts = imp.name.split(".")
+        names.update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
+        names.update(f"{imp.name}.{name}" for name in imp.names if name != "*")
+    return names
+
+
 # --- resolve --------------------------------------------------------------------------
 
 class PythonResolver(LanguageResolver):
@@ -186,17 +262,40 @@ class PythonResolver(LanguageResolver):
         self._python_cache: dict[tuple, tuple] = {}
         self._find_cache: dict[tuple, tuple] = {}
 
-    def imports_of(self, path: str, source: bytes, main: bool) -> list[str]:
-        """The files the imports of `path` open, in order (`main`: it runs as __main__)."""
-        imports = scan_python(source, main=main)
+    def scan(self, path: str, source: bytes, main: bool) -> list[Import]:
+        """What `path` imports (scan_python), its PYTHON_DEFERRED functions' imports
+        marked with the modules whose import runs them."""
         env = self.python_for(path)
         if env is not None and posixpath.dirname(path) == env.stdlib and \
                 posixpath.basename(path) in PYTHON_INTERACTIVE_ONLY:
             return []
+        module = self.module_name(path, env)
+        return scan_python(source, main=main, deferred=PYTHON_DEFERRED.get(module) if module else None)
+
+    def imports_of(self, path: str, source: bytes, main: bool,
+                   imports: list[Import] | None = None) -> list[str]:
+        """The files the imports of `path` open, in order (`main`: it runs as __main__);
+        not those of deferred functions (Import.when). `imports`: scan()'s, when done."""
+        env = self.python_for(path)
         found: list[str] = []
-        for imp in imports:
-            found += self.resolve_python(imp, path, env)
+        for imp in self.scan(path, source, main) if imports is None else imports:
+            if not imp.when:
+                found += self.resolve_python(imp, path, env)
         return found
+
+    def module_name(self, path: str, env: PythonPath | None) -> str | None:
+        """The dotted name `path` is imported as, from the sys.path entry holding it
+        most specifically (a package's __init__ is the package)."""
+        if env is None or not path.endswith(".py"):
+            return None
+        base = max((d for d in map(self.real_dir, env.dirs) if path.startswith(d.rstrip("/") + "/")),
+                   key=len, default=None)
+        if base is None:
+            return None
+        parts = path[len(base.rstrip("/")) + 1:-3].split("/")
+        if parts[-1] == "__init__":
+            parts.pop()
+        return ".".join(parts) or None
 
     def python_for(self, path: str) -> PythonPath | None:
         """The interpreter whose sys.path holds `path` (a real path) most specifically (else the first)."""

@@ -62,14 +62,23 @@ class ImportResolver:
                    "ruby": self.paths.ruby is not None, "perl": self.paths.perl is not None}
         return language if language and present[language] else None
 
-    def imports_of(self, path: str, source: bytes, language: str, shebang: str | None = None) -> list[str]:
+    def imports_of(self, path: str, source: bytes, language: str, shebang: str | None = None,
+                   imports: list[Import] | None = None) -> list[str]:
         """The files the interpreter would open for the imports of `path`, in order, each
-        once. A Python file runs as __main__ when a traced Python ran it or it has a shebang."""
+        once. A Python file runs as __main__ when a traced Python ran it or it has a shebang;
+        `imports`: python_scan()'s for it, when the caller has them."""
         if language == "python":
-            found = self.python.imports_of(path, source, main=bool(shebang) or path in self.paths.python_scripts)
+            found = self.python.imports_of(path, source, self.runs_as_main(path, shebang), imports)
         else:
             found = {"node": self.node, "ruby": self.ruby, "perl": self.perl}[language].imports_of(path, source)
         return [p for p in dict.fromkeys(found) if p != path]
+
+    def runs_as_main(self, path: str, shebang: str | None) -> bool:
+        return bool(shebang) or path in self.paths.python_scripts
+
+    def python_scan(self, path: str, source: bytes, shebang: str | None = None) -> list[Import]:
+        """What a Python file imports, deferred functions' imports marked (python.PythonResolver.scan)."""
+        return self.python.scan(path, source, self.runs_as_main(path, shebang))
 
     def real_dir(self, directory: str) -> str:
         return self.fs.realpath(directory) or directory

@@ -101,18 +101,104 @@ def test_python_package_files_are_scanned_only_once_something_imports_them():
         f"{site}/distutils-precedence.pth": source("import _distutils_hack\n"),
         f"{site}/_distutils_hack/__init__.py": source(""),
         f"{site}/pkg_resources/__init__.py": source("def f():\n    import tarfile\n"),
+        f"{site}/pkg_resources/extern.py": source("import pickle\n"),
         f"{site}/setuptools/sandbox.py": source("import pickle\n"),
         f"{site}/setuptools-65.5.0.dist-info/RECORD": source(
-            "_distutils_hack/__init__.py,,\npkg_resources/__init__.py,,\nsetuptools/sandbox.py,,\n"),
+            "_distutils_hack/__init__.py,,\npkg_resources/__init__.py,,\npkg_resources/extern.py,,\n"
+            "setuptools/sandbox.py,,\n"),
         f"{STDLIB}/tarfile.py": source(""),
         f"{STDLIB}/pickle.py": source(""),
         "/opt/app/server.py": source("def version():\n    import pkg_resources\n"),
     })
-    # site.py ran the .pth: the whole setuptools distribution is kept (package) before the app's import
+    # site.py ran the .pth; the app's import keeps pkg_resources whole, its modules unscanned;
+    # the distribution's other top-level package (setuptools) only if something imports it
     traced = (f"{site}/_distutils_hack/__init__.py",) + SERVER_TRACE
     r = reasons(build(spec, traced, SERVER))
-    assert r[f"{site}/setuptools/sandbox.py"] is R.PACKAGE and f"{STDLIB}/pickle.py" not in r
+    assert r[f"{site}/pkg_resources/extern.py"] is R.PACKAGE and f"{STDLIB}/pickle.py" not in r
     assert r[f"{site}/pkg_resources/__init__.py"] is R.IMPORTS and r[f"{STDLIB}/tarfile.py"] is R.IMPORTS
+    assert f"{site}/setuptools/sandbox.py" not in r
+
+
+DISTUTILS_HACK = b"""import sys
+import os
+def clear_distutils():
+    import warnings
+def do_override():
+    ensure_local_distutils()
+def ensure_local_distutils():
+    import importlib
+    with shim():
+        importlib.import_module('distutils')
+class DistutilsMetaFinder:
+    def spec_for_distutils(self):
+        import importlib.abc
+        mod = importlib.import_module('setuptools._distutils')
+    def spec_for_pip(self):
+        if self.pip_imported_during_build():
+            return
+        clear_distutils()
+    @classmethod
+    def pip_imported_during_build(cls):
+        import traceback
+"""
+
+
+def distutils_hack_image(app: str) -> dict:
+    site = VENV
+    return dict(PYTHON, **{
+        f"{site}/distutils-precedence.pth": source("import _distutils_hack\n"),
+        f"{site}/_distutils_hack/__init__.py": source(DISTUTILS_HACK.decode()),
+        f"{site}/_distutils_hack/override.py": source("__import__('_distutils_hack').do_override()\n"),
+        f"{site}/setuptools/__init__.py": source("import _distutils_hack.override\nimport distutils.core\n"),
+        f"{site}/setuptools/_distutils/__init__.py": source("import importlib\n"),
+        f"{site}/setuptools-66.1.1.dist-info/RECORD": source(
+            "_distutils_hack/__init__.py,,\nsetuptools/__init__.py,,\nsetuptools/_distutils/__init__.py,,\n"),
+        f"{site}/pip/__init__.py": source(""),
+        f"{STDLIB}/distutils/__init__.py": source(""),
+        f"{STDLIB}/importlib/abc.py": source(""),
+        f"{STDLIB}/warnings.py": source(""), f"{STDLIB}/traceback.py": source(""),
+        "/opt/app/server.py": source(app),
+    })
+
+
+@pytest.mark.parametrize("app, kept, not_kept", [
+    # the .pth ran, nothing imports distutils or pip: the finder's methods never run
+    ("import json\n", (), ("setuptools/_distutils/__init__.py", "setuptools/__init__.py", "traceback.py",
+                           "importlib/abc.py")),
+    # a handler imports distutils: the finder imports setuptools._distutils, so setuptools
+    # (whose __init__ imports _distutils_hack.override: do_override's warnings)
+    ("def build():\n    from distutils import core\n",
+     ("setuptools/_distutils/__init__.py", "importlib/abc.py", "setuptools/__init__.py", "warnings.py"),
+     ("traceback.py",)),
+    # pip is imported: spec_for_pip (traceback, warnings), not setuptools
+    ("def upgrade():\n    import pip\n", ("traceback.py", "warnings.py"), ("setuptools/_distutils/__init__.py",)),
+    # setuptools imports _distutils_hack.override: do_override imports distutils, which runs
+    # spec_for_distutils in turn
+    ("def build():\n    import setuptools\n", ("setuptools/_distutils/__init__.py", "warnings.py"),
+     ("traceback.py",)),
+])
+def test_python_distutils_hack_imports_wait_for_distutils_or_pip(app, kept, not_kept):
+    """site runs setuptools' distutils-precedence.pth in a venv: _distutils_hack's finder
+    imports setuptools._distutils only when something imports distutils, and its pip
+    helpers only for pip (python-venv: setuptools, 3 MB, for an app that imports neither)."""
+    traced = (f"{VENV}/_distutils_hack/__init__.py",) + SERVER_TRACE
+    r = reasons(build(distutils_hack_image(app), traced, SERVER))
+    where = {path: (f"{VENV}/{path}" if path.split("/")[0] in ("setuptools", "pip") else f"{STDLIB}/{path}")
+             for path in kept + not_kept}
+    for path in kept:
+        assert where[path] in r, path
+    for path in not_kept:
+        assert where[path] not in r, path
+
+
+def test_python_distutils_hack_waits_whichever_is_scanned_first():
+    """The app importing distutils is scanned before _distutils_hack (kept later, as the
+    import of a handler): the waiting import is still kept."""
+    app = "import distutils\ndef late():\n    import _distutils_hack\n"
+    r = reasons(build(distutils_hack_image(app), SERVER_TRACE, SERVER))
+    assert r[f"{VENV}/_distutils_hack/__init__.py"] is R.IMPORTS
+    assert r[f"{VENV}/setuptools/_distutils/__init__.py"] in (R.IMPORTS, R.PACKAGE)
+    assert f"{STDLIB}/traceback.py" not in r
 
 
 BOOTSTRAP = f"{STDLIB}/importlib/_bootstrap_external.py"

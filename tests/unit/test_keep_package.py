@@ -28,14 +28,37 @@ def test_python_package_is_kept_whole_with_its_metadata():
     assert f"{SITE}/flask/json/provider.py" not in off
 
 
-def test_python_record_keeps_every_file_of_the_distribution():
+def test_python_record_finds_the_metadata_but_keeps_only_the_kept_files_top_level_packages():
+    """A distribution's other top-level packages are imported by name when they run (rule
+    imports): a venv's .pth imports _distutils_hack, which does not keep setuptools and
+    pkg_resources (3 MB on python-venv)."""
     site = "/usr/local/lib/python3.11/site-packages"
-    spec = {f"{site}/attr/__init__.py": f(), f"{site}/attrs/__init__.py": f(),
+    spec = {f"{site}/attr/__init__.py": f(), f"{site}/attr/lazy.py": f(), f"{site}/attrs/__init__.py": f(),
             f"{site}/attrs-23.1.0.dist-info/RECORD": f(), f"{site}/other/__init__.py": f()}
     files = {f"{site}/attrs-23.1.0.dist-info/RECORD":
              b"attr/__init__.py,sha256=x,10\nattrs/__init__.py,sha256=y,3\n../../../bin/x,,\n"}
     r = reasons(keep(spec, f"{site}/attr/__init__.py", files=files))
-    assert r[f"{site}/attrs/__init__.py"] is R.PACKAGE and f"{site}/other/__init__.py" not in r
+    assert r[f"{site}/attr/lazy.py"] is R.PACKAGE and r[f"{site}/attrs-23.1.0.dist-info/RECORD"] is R.PACKAGE
+    assert f"{site}/attrs/__init__.py" not in r and f"{site}/other/__init__.py" not in r
+
+
+def test_python_entry_points_top_level_packages_are_kept_but_not_build_hooks():
+    """importlib.metadata / pkg_resources load an entry point by name (a plugin, a console
+    script): its top-level package is kept; setup.py's commands and hooks only run in a build."""
+    site = "/opt/venv/lib/python3.11/site-packages"
+    spec = {f"{site}/_distutils_hack/__init__.py": f(), f"{site}/setuptools/__init__.py": f(),
+            f"{site}/setuptools/command/alias.py": f(), f"{site}/sttools_cli/__init__.py": f(),
+            f"{site}/sttools_plugin.py": f(), f"{site}/setuptools-66.1.1.dist-info/RECORD": f(),
+            f"{site}/setuptools-66.1.1.dist-info/entry_points.txt": f()}
+    files = {f"{site}/setuptools-66.1.1.dist-info/RECORD": b"_distutils_hack/__init__.py,,\nsetuptools/__init__.py,,\n",
+             f"{site}/setuptools-66.1.1.dist-info/entry_points.txt":
+             b"[distutils.commands]\nalias = setuptools.command.alias:alias\n"
+             b"[egg_info.writers]\nPKG-INFO = setuptools.command.egg_info:write_pkg_info\n"
+             b"[console_scripts]\nsttools = sttools_cli.main:run [cli]\n"
+             b"[myapp.plugins]\nplug = sttools_plugin\n"}
+    r = reasons(keep(spec, f"{site}/_distutils_hack/__init__.py", files=files))
+    assert r[f"{site}/sttools_cli/__init__.py"] is R.PACKAGE and r[f"{site}/sttools_plugin.py"] is R.PACKAGE
+    assert f"{site}/setuptools/__init__.py" not in r and f"{site}/setuptools/command/alias.py" not in r
 
 
 @pytest.mark.parametrize("traced, package_dir", [

@@ -96,6 +96,31 @@ if __name__ == "__main__":
     assert {imp.name for imp in scan_python(source, main=True)} == {"doctest", "json", "csv", "base64", "argparse"}
 
 
+def test_python_scan_skips_what_only_a_dead_self_test_calls():
+    """random's _test (main guard only) calls _test_generator, which imports statistics
+    (then decimal and its 300 kB C extension, fractions): dead too; a helper that a
+    live function also calls stays."""
+    source = b"""
+def _test_generator(n):
+    from statistics import stdev
+
+def _shared():
+    import json
+
+def _test(n=2000):
+    _test_generator(n)
+    _shared()
+
+def choices():
+    return _shared()
+
+if __name__ == "__main__":
+    _test()
+"""
+    assert {imp.name for imp in scan_python(source, main=False)} == {"json"}
+    assert {imp.name for imp in scan_python(source, main=True)} == {"statistics", "json"}
+
+
 def test_python_import_error_fallback_is_needed_only_when_the_try_body_module_is_missing():
     fs, resolver = py_resolver({
         "/app/app.py": ("try:\n    from _sqlite3 import *\nexcept ImportError:\n    import base64\n"
@@ -217,6 +242,46 @@ def test_python_interactive_helpers_of_site_import_nothing():
                                fs.read("/usr/local/lib/python3.11/_sitebuiltins.py"), "python") == []
     assert resolver.imports_of("/app/app.py", fs.read("/app/app.py"), "python") == [
         "/usr/local/lib/python3.11/base64.py"]
+
+
+SITE_PY = """import os
+def enablerlcompleter():
+    def register_readline():
+        import atexit
+        try:
+            import readline
+        except ImportError:
+            return
+    sys.__interactivehook__ = register_readline
+"""
+
+
+def test_python_site_readline_hook_imports_nothing():
+    """site's register_readline is the interactive prompt's hook (python -i, a REPL): its
+    readline (libreadline, libtinfo: 0.6 MB on python-venv) is not followed; the same
+    function name elsewhere is."""
+    readline = "/usr/local/lib/python3.11/lib-dynload/readline.cpython-311-x86_64-linux-gnu.so"
+    site = "/usr/local/lib/python3.11/site.py"
+    fs, resolver = py_resolver({site: SITE_PY, readline: b"\x7fELF", "/app/app.py": SITE_PY})
+    assert resolver.imports_of(site, fs.read(site), "python") == ["/usr/local/lib/python3.11/os.py"]
+    assert readline in resolver.imports_of("/app/app.py", fs.read("/app/app.py"), "python")
+
+
+def test_python_distutils_hack_finder_imports_carry_what_triggers_them():
+    """_distutils_hack (a venv's .pth imports it) imports inside its finder's methods only
+    when distutils or pip is imported: marked, not resolved with its own imports."""
+    hack = "/usr/local/lib/python3.11/site-packages/_distutils_hack/__init__.py"
+    source = ("import os\nclass DistutilsMetaFinder:\n    def spec_for_distutils(self):\n"
+              "        import importlib\n        return importlib.import_module('setuptools._distutils')\n"
+              "    def spec_for_pip(self):\n        import traceback\n")
+    fs, resolver = py_resolver({hack: source, "/usr/local/lib/python3.11/site-packages/setuptools/__init__.py": "",
+                                "/usr/local/lib/python3.11/traceback.py": ""})
+    assert resolver.python_scan(hack, fs.read(hack)) == [
+        Import("os", "import"), Import("importlib", "import", when=("distutils",)),
+        Import("setuptools._distutils", "import", when=("distutils",)), Import("traceback", "import", when=("pip",))]
+    assert resolver.imports_of(hack, fs.read(hack), "python") == ["/usr/local/lib/python3.11/os.py"]
+    # elsewhere the same source is an ordinary module
+    assert "/usr/local/lib/python3.11/traceback.py" in resolver.imports_of("/app/app.py", source.encode(), "python")
 
 
 def test_python_transitive_chain_sqlite3_reaches_the_c_extension():
