@@ -147,9 +147,9 @@ def _load_streamed(docker: DockerPort, artifacts: Artifacts, slim_config: dict, 
             raise
         except SlimError as exc:
             collect.check_exit()         # a failed collect step explains a broken stream best
-            if layer.done:
-                raise Refused(f"docker import: {exc.value}") from exc
-            raise
+            if layer.failed is exc:
+                raise                    # the stream, not the daemon
+            raise Refused(f"docker import: {exc.value}") from exc
         try:
             collect.check_exit()
             emit(BuildStep(2, 2, f"docker load {tag} (the config; the layer is in place)"))
@@ -289,7 +289,7 @@ _DATA_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
 
 class _LayerTar:
     """The slim layer tar from the collected tar stream (`sensor collect LIST -`, names
-    relative to /), as blocks; diff_id and content_bytes once `done`.
+    relative to /), as blocks; diff_id and content_bytes once they are all out.
 
     1. the collected members pass through byte for byte (headers, PAX records such as
        file capabilities, content): the stream is scanned block by block, never
@@ -303,17 +303,20 @@ class _LayerTar:
         self.generated_dir = generated_dir
         self.sha256 = hashlib.sha256()
         self.content_bytes = 0
-        self.done = False
+        self.failed: SlimError | None = None      # what broke the collected stream
 
     @property
     def diff_id(self) -> str:
         return "sha256:" + self.sha256.hexdigest()
 
     def blocks(self, collected: BinaryIO) -> Iterator[bytes]:
-        for block in self._blocks(collected):
-            self.sha256.update(block)
-            yield block
-        self.done = True
+        try:
+            for block in self._blocks(collected):
+                self.sha256.update(block)
+                yield block
+        except SlimError as exc:
+            self.failed = exc
+            raise
 
     def _blocks(self, collected: BinaryIO) -> Iterator[bytes]:
         generated = {os.fsencode(name): entry for name, entry in _generated_entries(self.generated_dir).items()}

@@ -58,6 +58,9 @@ class FakeDocker:
     tags: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, str] = field(default_factory=dict)   # tag docker load gave -> image id
     imported: dict[str, tuple[str, set[str]]] = field(default_factory=dict)   # id -> (diff_id, paths)
+    reuses_layers: bool = True            # False: a config-only docker load is refused (needs the layer's bytes)
+    refuse: str | None = None             # a method the daemon refuses with an API error (a SlimError)
+    collect_failure: tuple[int, bytes] | None = None    # the collect step's (exit code, stderr) when it fails
 
     def __post_init__(self):
         self.archive = imagetar.save_archive(self.layers, created_by=self.created_by)
@@ -127,6 +130,9 @@ class FakeDocker:
     def import_layer(self, layer) -> str:
         """docker import of the layer build.py streams: an untagged image of its paths."""
         self._check("build")          # building the slim image, whichever way
+        if self.refuse == "import_layer":
+            raise SlimError("Docker failed while importing the slim layer", "docker import: not supported",
+                            "check the daemon log (journalctl -u docker) and retry")
         data = b"".join(layer)
         diff_id = "sha256:" + hashlib.sha256(data).hexdigest()
         image_id = f"sha256:{len(self.imported) + 1:064x}".replace("sha256:0", "sha256:e", 1)
@@ -152,7 +158,7 @@ class FakeDocker:
         else:
             diff_id = json.load(outer.extractfile(manifest["Config"]))["rootfs"]["diff_ids"][0]
             paths = [paths for known, paths in self.imported.values() if known == diff_id]
-            if not paths:
+            if not paths or not self.reuses_layers:
                 raise SlimError("Docker refused to load the slim image", f"layer {diff_id} missing",
                                 "check the daemon log")
             self.images[image_id] = set(paths[0])
@@ -226,7 +232,11 @@ class FakeDocker:
         """The collect container's stdout: `sensor collect LIST -`'s tar (names relative to /)."""
         container = self.containers[container_id]
         buffer = _Output()
-        if container.collect:
+        if container.collect and self.collect_failure:
+            buffer.stderr = self.collect_failure[1]
+            buffer.write(tarfile.TarInfo("bin/").tobuf())        # the stream breaks off after a header
+            buffer.seek(0)
+        elif container.collect:
             with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 for path in sorted(container.keep):
                     info = tarfile.TarInfo(path.lstrip("/"))
@@ -243,7 +253,7 @@ class FakeDocker:
         container = self.containers[container_id]
         container.started = True
         if container.collect:
-            container.result = (0, b"", [])
+            container.result = (self.collect_failure or (0,))[0], b"", []
             return
         container.result = self.app(self._present(container))
 
