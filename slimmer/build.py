@@ -38,13 +38,14 @@ import os
 import tarfile
 import tempfile
 import threading
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterator
 
 from . import sensor as sensor_stage
 from .dockerfile import GENERATED_DIR, SLIM_CONFIG_NAME
 from .dockerport import DockerPort
 from .errors import DaemonFailed, SlimError
 from .events import BuildStep, Emit, Note, ignore
+from .layertar import LayerTar, batched, write_layer
 from .model import Artifacts, BuiltImage, RunSpec
 
 BUILD_ENV = "SLIMMER_BUILD"          # "load" (default) or "builder"
@@ -139,10 +140,10 @@ def _load_streamed(docker: DockerPort, artifacts: Artifacts, slim_config: dict, 
           stays, held by the slim image."""
     original_id = slim_config["original"]["id"]
     emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]} into a layer"))
-    layer = _LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
+    layer = LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
     with _collect(docker, original_id, artifacts) as collect:
         try:
-            imported = docker.import_layer(_batched(layer.blocks(collect.output)))
+            imported = docker.import_layer(batched(layer.blocks(collect.output)))
         except DaemonFailed:
             raise
         except SlimError as exc:
@@ -171,7 +172,7 @@ def _load_spooled(docker: DockerPort, artifacts: Artifacts, slim_config: dict, t
     """The layer spooled (in memory up to 64 MB), then one `docker load` with its bytes."""
     original_id = slim_config["original"]["id"]
     emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]}"))
-    layer = _LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
+    layer = LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
     with _spool() as spool:
         with _collect(docker, original_id, artifacts) as collect:
             try:
@@ -281,194 +282,6 @@ def _inputs_tar(artifacts: Artifacts) -> bytes:
     return buffer.getvalue()
 
 
-# --- the layer tar ------------------------------------------------------------------
-
-_BLOCK = tarfile.BLOCKSIZE
-_DATA_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
-
-
-class _LayerTar:
-    """The slim layer tar from the collected tar stream (`sensor collect LIST -`, names
-    relative to /), as blocks; diff_id and content_bytes once they are all out.
-
-    1. the collected members pass through byte for byte (headers, PAX records such as
-       file capabilities, content): the stream is scanned block by block, never
-       re-encoded;
-    2. generated files replace collected ones at the same path, and the directories
-       above them get generated/'s metadata (owner root), the way `COPY generated/ /`
-       lays them over the collected root; generated entries not met come last, sorted.
-    """
-
-    def __init__(self, generated_dir: str):
-        self.generated_dir = generated_dir
-        self.sha256 = hashlib.sha256()
-        self.content_bytes = 0
-        self.failed: SlimError | None = None      # what broke the collected stream
-
-    @property
-    def diff_id(self) -> str:
-        return "sha256:" + self.sha256.hexdigest()
-
-    def blocks(self, collected: BinaryIO) -> Iterator[bytes]:
-        try:
-            for block in self._blocks(collected):
-                self.sha256.update(block)
-                yield block
-        except SlimError as exc:
-            self.failed = exc
-            raise
-
-    def _blocks(self, collected: BinaryIO) -> Iterator[bytes]:
-        generated = {os.fsencode(name): entry for name, entry in _generated_entries(self.generated_dir).items()}
-        for raw, name, kind, size in _members(collected):
-            key = name.rstrip(b"/")
-            if key in generated:
-                info, _ = generated[key]
-                if info.isdir() and kind == tarfile.DIRTYPE:
-                    yield generated.pop(key)[0].tobuf(format=tarfile.PAX_FORMAT)   # in place
-                for _ in _content(collected, size):                              # written below
-                    pass
-                continue
-            yield raw
-            yield from _content(collected, size)
-            if kind in _DATA_TYPES:
-                self.content_bytes += size
-        for name in sorted(generated):
-            info, source = generated[name]
-            yield info.tobuf(format=tarfile.PAX_FORMAT)
-            if info.isreg():
-                self.content_bytes += info.size
-                with open(source, "rb") as handle:
-                    data = handle.read()
-                if len(data) != info.size:
-                    raise SlimError("a generated file changed while the slim image was built", source,
-                                    "run slim build again")
-                yield data + b"\0" * (-info.size % _BLOCK)
-        yield b"\0" * (2 * _BLOCK)
-
-
-def write_layer(collected: BinaryIO, out: BinaryIO, generated_dir: str) -> tuple[str, int]:
-    """The slim layer tar (see _LayerTar) into OUT: (diff_id, content size)."""
-    layer = _LayerTar(generated_dir)
-    for block in layer.blocks(collected):
-        out.write(block)
-    out.flush()
-    return layer.diff_id, layer.content_bytes
-
-
-def _batched(blocks: Iterable[bytes], size: int = 256 << 10) -> Iterator[bytes]:
-    """Blocks joined into chunks of about SIZE bytes (one HTTP chunk each)."""
-    pending: list[bytes] = []
-    held = 0
-    for block in blocks:
-        pending.append(block)
-        held += len(block)
-        if held >= size:
-            yield b"".join(pending)
-            pending, held = [], 0
-    if pending:
-        yield b"".join(pending)
-
-
-def _members(stream: BinaryIO) -> Iterator[tuple[bytes, bytes, bytes, int]]:
-    """(raw headers, name, type, content size) of each member of a ustar/PAX stream, up to
-    its end; the caller reads (or skips) the content before asking for the next."""
-    pax_raw, pax = b"", {}
-    while True:
-        header = _exactly(stream, _BLOCK)
-        if header == _ZERO_BLOCK:
-            while stream.read(_CHUNK):      # the end: the rest is padding
-                pass
-            return
-        if _checksum(header) != _number(header[148:156]):
-            raise SlimError("the collected tar stream is corrupt", "a header's checksum does not match",
-                            "report it; SLIMMER_BUILD=builder builds with docker build instead")
-        kind, size = header[156:157], _number(header[124:136])
-        if kind in (tarfile.XHDTYPE, tarfile.XGLTYPE):
-            data = _exactly(stream, size + (-size % _BLOCK))
-            if kind == tarfile.XGLTYPE:
-                yield header + data, b"", kind, 0
-            else:
-                pax_raw, pax = header + data, _pax_records(data[:size])
-            continue
-        name = header[0:100].split(b"\0", 1)[0]
-        prefix = header[345:500].split(b"\0", 1)[0] if header[257:262] == b"ustar" else b""
-        name = pax.get(b"path") or (prefix + b"/" + name if prefix else name)
-        size = int(pax[b"size"]) if b"size" in pax else size
-        yield pax_raw + header, name, kind, size
-        pax_raw, pax = b"", {}
-
-
-_ZERO_BLOCK = b"\0" * _BLOCK
-
-
-def _pax_records(data: bytes) -> dict[bytes, bytes]:
-    """"LEN KEY=VALUE\n" records (values may hold any byte, a capability's NULs too)."""
-    records, position = {}, 0
-    while position < len(data) and data[position] != 0:
-        space = data.index(b" ", position)
-        length = int(data[position:space])
-        key, _, value = data[space + 1:position + length - 1].partition(b"=")
-        records[key] = value
-        position += length
-    return records
-
-
-def _number(field: bytes) -> int:
-    if field[0] & 0x80:                      # base-256 (GNU) for large values
-        return int.from_bytes(field[1:], "big")
-    text = field.split(b"\0", 1)[0].strip()
-    return int(text, 8) if text else 0
-
-
-def _checksum(header: bytes) -> int:
-    return sum(header) - sum(header[148:156]) + 8 * 0x20
-
-
-def _exactly(stream: BinaryIO, size: int) -> bytes:
-    data = stream.read(size)
-    if len(data) != size:
-        raise SlimError("the collected tar stream ended early", f"{len(data)} of {size} bytes",
-                        "see the collect step's message; SLIMMER_BUILD=builder builds with docker build instead")
-    return data
-
-
-def _content(stream: BinaryIO, size: int) -> Iterator[bytes]:
-    """SIZE bytes of a member's content and the padding to the next block."""
-    left = size + (-size % _BLOCK)
-    while left:
-        block = stream.read(min(_CHUNK, left))
-        if not block:
-            raise SlimError("the collected tar stream ended early", f"{left} bytes of content missing",
-                            "see the collect step's message; SLIMMER_BUILD=builder builds with docker build instead")
-        left -= len(block)
-        yield block
-
-
-def _generated_entries(directory: str) -> dict[str, tuple[tarfile.TarInfo, str]]:
-    """Layer entries for generated/ (name -> (TarInfo, source path)): owner root, modes and
-    mtimes from the artifacts directory, as COPY gives them."""
-    entries: dict[str, tuple[tarfile.TarInfo, str]] = {}
-    if not os.path.isdir(directory):
-        return entries
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
-        for name in sorted(dirs) + sorted(files):
-            source = os.path.join(root, name)
-            relative = os.path.relpath(source, directory)
-            info = tarfile.TarInfo(relative)
-            stat = os.lstat(source)
-            info.mode = stat.st_mode & 0o7777
-            info.mtime = int(stat.st_mtime)
-            info.uid = info.gid = 0
-            if os.path.isdir(source):
-                info.type = tarfile.DIRTYPE
-            else:
-                info.size = stat.st_size
-            entries[relative] = (info, source)
-    return entries
-
-
 def _spool() -> BinaryIO:
     """Where the layer tar waits for its size and digest (docker load needs both first)."""
     return tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
@@ -530,4 +343,4 @@ def _member(name: str, data: bytes | int, stream: BinaryIO | None = None) -> Ite
         yield b"\0" * padding
 
 
-__all__ = ["build_slim_image", "build_with_builder", "load_slim_image", "BuildStep"]
+__all__ = ["build_slim_image", "build_with_builder", "load_slim_image", "write_layer", "BuildStep"]
