@@ -52,11 +52,13 @@ def xray_image(docker, reference: str, *, duplicates: bool = True) -> XrayReport
     An image of the daemon is inspected and its `docker save` streamed once into the spool."""
     if not needs_docker(reference):
         return xray_file(reference, duplicates=duplicates)
-    from ..inspect import inspect_image
+    from ..inspect import inspect_image, with_config_history
     info = inspect_image(docker, reference, content_size=False)   # the one docker save below gives the sizes
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(docker.export_image(info.id))
         layout = from_tar(spool(stream, stack), f"docker save {reference}", "")
+        # the saved config's empty_layer flags pair the history with the layers
+        info = with_config_history(docker, info, (layout.config or {}).get("history"))
         return _analysed(layout, reference, duplicates, info=info, image_id=info.id,
                          base_image=dict(info.config.labels).get(BASE_LABEL, ""))
 
