@@ -3,7 +3,10 @@
 `#!/usr/bin/env python3` keeps /usr/bin/env and python3 as found on the image
 PATH; `#!/bin/sh -e` keeps /bin/sh. Only executable files: the kernel reads a
 shebang only on execve, and a module that merely carries one (site-packages)
-is read by an interpreter that is already traced.
+is read by an interpreter that is already traced. Nor a module of a Python
+standard library that no traced process executed: Debian's tarfile.py,
+base64.py, pdb.py are executable with `#! /usr/bin/env python3`, and an app
+runs them as `python -m NAME` (python-venv: /usr/bin/env, 48 kB).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import posixpath
 import re
 
 from ..model import FsEntry, KeepReason
+from .imports import search_resolver
 from .rule import Rule, Stage
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -26,7 +30,7 @@ class InterpreterRule(Rule):
 
     def each(self, path: str, entry: FsEntry) -> None:
         interpreter, argv = parse_shebang(entry.shebang or "")
-        if not interpreter or not entry.mode & 0o111:
+        if not interpreter or not entry.mode & 0o111 or self.stdlib_module_not_executed(path):
             return
         self.keeper.keep(interpreter, KeepReason.INTERPRETER, path)
         if posixpath.basename(interpreter) == "env":
@@ -34,6 +38,13 @@ class InterpreterRule(Rule):
             found = self.keeper.which(command) if command else None
             if found:
                 self.keeper.keep(found, KeepReason.INTERPRETER, path)
+
+
+    def stdlib_module_not_executed(self, path: str) -> bool:
+        traced = self.keeper.trace.paths.get(path)
+        if not path.endswith(".py") or (traced is not None and any(s.startswith("exec") for s in traced.syscalls)):
+            return False
+        return search_resolver(self.keeper).python_stdlib_module(path)
 
 
 def parse_shebang(shebang: str) -> tuple[str | None, list[str]]:

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 # module: CPython's frozen importlib._bootstrap_external imports importlib.readers
 # when importlib.resources asks a loader for its resource reader (certifi.where()).
 PYTHON_FROZEN_LAZY = {"importlib.resources": ("importlib.readers",)}
+# CPython's import system (python3 -I -c 'import importlib._bootstrap' opens no file):
+# importlib/__init__ takes importlib._bootstrap and _bootstrap_external from the frozen
+# _frozen_importlib(_external), which the interpreter cannot start without, and puts them
+# in sys.modules; an import of either name opens importlib/__init__ only, never these
+# sources (python-venv's importlib.machinery, via inspect: 117 kB).
+PYTHON_FROZEN_SOURCES = ("importlib/_bootstrap.py", "importlib/_bootstrap_external.py")
 # Standard library packages no application runs: CPython's own test suite
 # (multiprocessing's _cleanup_tests imports test.support, which imports unittest,
 # doctest, pdb, pydoc...) and the topic texts of interactive help() (pydoc_data, 750 kB).
@@ -238,6 +244,10 @@ def _scan_python_lines(text: str) -> list[Import]:
     return unique(found)
 
 
+def unique_paths(paths: list[str]) -> list[str]:
+    return list(dict.fromkeys(paths))
+
+
 def imported_modules(imports: list[Import]) -> set[str]:
     """Every absolute module name `imports` import, with the packages on the way
     (`from distutils.core import setup`: distutils, distutils.core, distutils.core.setup);
@@ -261,6 +271,8 @@ class PythonResolver(LanguageResolver):
         super().__init__(fs, paths)
         self._python_cache: dict[tuple, tuple] = {}
         self._find_cache: dict[tuple, tuple] = {}
+        self._frozen_sources: dict[tuple, frozenset[str]] = {}
+        self._frozen_imports: dict[tuple, list[str]] = {}
 
     def scan(self, path: str, source: bytes, main: bool) -> list[Import]:
         """What `path` imports (scan_python), its PYTHON_DEFERRED functions' imports
@@ -282,6 +294,18 @@ class PythonResolver(LanguageResolver):
             if not imp.when:
                 found += self.resolve_python(imp, path, env)
         return found
+
+    def stdlib_module(self, path: str) -> bool:
+        """A .py file of a Python's standard library (not its site-/dist-packages): a module
+        CPython imports; one run as a program runs through `python -m`, never its shebang."""
+        env = self.python_for(path)
+        if env is None or not path.endswith(".py"):
+            return False
+        for stdlib in {env.stdlib, self.real_dir(env.stdlib)}:
+            if path.startswith(stdlib + "/"):
+                rest = path[len(stdlib):]
+                return "/site-packages/" not in rest and "/dist-packages/" not in rest
+        return False
 
     def module_name(self, path: str, env: PythonPath | None) -> str | None:
         """The dotted name `path` is imported as, from the sys.path entry holding it
@@ -331,7 +355,39 @@ class PythonResolver(LanguageResolver):
             for name in imp.names:
                 if name != "*":
                     files += self._python_walk([name], search, env)[0]
-        return files
+        return self._frozen_to_imports(files, env)
+
+    def _frozen_to_imports(self, files: list[str], env: PythonPath) -> list[str]:
+        """The files an import opens: the import system's sources never; a stdlib module
+        the interpreter has frozen (pythonpath.PYTHON_FROZEN_STDLIB) is not opened either,
+        but what it imports is (os.popen imports subprocess)."""
+        key = (env.stdlib, env.frozen)
+        if key not in self._frozen_sources:
+            stdlibs = {env.stdlib, self.real_dir(env.stdlib)}
+            sources = {f"{stdlib}/{source}" for source in PYTHON_FROZEN_SOURCES for stdlib in stdlibs}
+            sources |= {f"{stdlib}/{name.replace('.', '/')}.py" for name in env.frozen for stdlib in stdlibs}
+            self._frozen_sources[key] = frozenset(sources)
+        frozen = self._frozen_sources[key]
+        if not frozen.intersection(files):
+            return files
+        found: list[str] = []
+        for file in files:
+            if file not in frozen:
+                found.append(file)
+            elif not file.endswith(PYTHON_FROZEN_SOURCES):
+                found += self._frozen_module_imports(file, env)
+        return found
+
+    def _frozen_module_imports(self, path: str, env: PythonPath) -> list[str]:
+        """What a frozen stdlib module's own imports open (once per module; [] while it is
+        being resolved, as for an import cycle)."""
+        key = (env.dirs, path)
+        if key not in self._frozen_imports:
+            self._frozen_imports[key] = []
+            source = self.fs.read(path)
+            self._frozen_imports[key] = [] if source is None else unique_paths(
+                self.imports_of(path, source, main=False))
+        return self._frozen_imports[key]
 
     def _python_cached(self, name: str, env: PythonPath):
         key = (env.dirs, name)

@@ -23,6 +23,16 @@ class PythonPath:
     ext_suffixes: tuple[str, ...]     # C extension suffixes, in the import system's order
     stdlib: str = ""                  # prefix/lib/pythonX.Y
     builtins: frozenset[str] = frozenset()   # modules compiled into the interpreter (_sha512 on Debian)
+    frozen: frozenset[str] = frozenset()     # stdlib modules imported from the interpreter's frozen copies
+
+
+# CPython 3.11+ imports these standard library modules from copies frozen into the
+# interpreter (Tools/build/freeze_modules.py; `_imp.is_frozen(name)` in the images):
+# FrozenImporter comes before the path finder, so their .py files are not opened, unless
+# -X frozen_modules=off (the default only in a debug build or a source tree).
+PYTHON_FROZEN_STDLIB = frozenset(("abc", "codecs", "io", "_collections_abc", "_sitebuiltins", "genericpath",
+                                  "ntpath", "posixpath", "os", "site", "stat", "importlib.util",
+                                  "importlib.machinery", "runpy", "zipimport"))
 
 
 def python_paths(fs: FsView, env: dict[str, str], processes: Sequence, workdir: str = "/") -> tuple[PythonPath, ...]:
@@ -114,7 +124,22 @@ def _python_path(fs: FsView, env: dict[str, str], process, workdir: str) -> Pyth
     ext_tag = _python_ext_tag(fs, f"{stdlib}/lib-dynload", version)
     return PythonPath(interpreter=process.exe, version=version, dirs=existing_dirs(fs, dirs),
                       ext_suffixes=(ext_tag, ".abi3.so", ".so"), stdlib=stdlib,
-                      builtins=_python_builtins(fs, exe, prefix, version))
+                      builtins=_python_builtins(fs, exe, prefix, version),
+                      frozen=PYTHON_FROZEN_STDLIB if _frozen_modules(version, argv[1:]) else frozenset())
+
+
+def _frozen_modules(version: str, args: list[str]) -> bool:
+    """CPython >= 3.11 without `-X frozen_modules=off` among the interpreter's options."""
+    major, _, minor = version.partition(".")
+    if not (major.isdigit() and minor.isdigit()) or (int(major), int(minor)) < (3, 11):
+        return False
+    for i, arg in enumerate(args):
+        if not arg.startswith("-") or arg in ("-", "--", "-c", "-m"):
+            break
+        option = args[i + 1] if arg == "-X" and i + 1 < len(args) else arg[2:] if arg.startswith("-X") else ""
+        if option == "frozen_modules=off":
+            return False
+    return True
 
 
 def _python_builtins(fs: FsView, exe: str, prefix: str, version: str) -> frozenset[str]:

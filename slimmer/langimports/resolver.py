@@ -74,7 +74,13 @@ class ImportResolver:
         return [p for p in dict.fromkeys(found) if p != path]
 
     def runs_as_main(self, path: str, shebang: str | None) -> bool:
-        return bool(shebang) or path in self.paths.python_scripts
+        """A traced Python ran it as its script, or it is a program (a shebang) that is not a
+        standard library module (Debian's tarfile.py, base64.py are executable: imported,
+        their __main__ blocks do not run)."""
+        return path in self.paths.python_scripts or (bool(shebang) and not self.python.stdlib_module(path))
+
+    def python_stdlib_module(self, path: str) -> bool:
+        return self.python.stdlib_module(path)
 
     def python_scan(self, path: str, source: bytes, shebang: str | None = None) -> list[Import]:
         """What a Python file imports, deferred functions' imports marked (python.PythonResolver.scan)."""

@@ -228,7 +228,7 @@ def test_python_frozen_import_system_imports_only_for_the_callbacks_a_kept_sourc
     cli = (("/usr/bin/python3.11", ("python3", "/app/cli.py")),)
     spec = dict(FROZEN, **{"/app/cli.py": source("import importlib.machinery\n")})
     r = reasons(build(spec, ("/usr/bin/python3.11", "/app/cli.py"), cli))
-    assert r[BOOTSTRAP] is R.IMPORTS                              # its top-level code, as the file it is
+    assert BOOTSTRAP not in r                    # importlib.machinery gets the frozen module: no file
     for module in ("importlib/metadata/__init__.py", "email/__init__.py", "importlib/readers.py", "tokenize.py"):
         assert f"{STDLIB}/{module}" not in r, module
     # the callers name the callbacks: importlib.metadata, importlib.resources, linecache
@@ -277,6 +277,28 @@ def test_python_cli_branch_imports_through_the_shebang_interpreter_without_a_ven
     assert r[f"{STDLIB}/gzip.py"] is R.IMPORTS and r[f"{DYNLOAD}/zlib{EXT}"] is R.IMPORTS
     assert r[f"{LIBDIR}/libz.so.1"] is R.ELF
     assert r[f"{STDLIB}/base64.py"] is R.IMPORTS and r[f"{DYNLOAD}/binascii{EXT}"] is R.IMPORTS
+
+
+
+def test_python_executable_stdlib_module_imported_is_a_module_not_a_program():
+    """Debian ships tarfile.py, base64.py... executable with `#! /usr/bin/env python3`:
+    imported, neither its __main__ block's imports (argparse) nor its shebang's
+    /usr/bin/env run; an app's executable script still gets both."""
+    env_shebang = dict(mode=0o755, shebang="/usr/bin/env python3")
+    spec = dict(PYTHON, **{
+        "/usr/bin/env": elf(["libc.so.6"]),
+        f"{STDLIB}/tarfile.py": source("import os\ndef main():\n    import argparse\n"
+                                       "if __name__ == '__main__':\n    main()\n", **env_shebang),
+        f"{STDLIB}/argparse.py": source(""),
+        "/opt/app/server.py": source("def archive():\n    import tarfile\n"),
+    })
+    r = reasons(build(spec, SERVER_TRACE, SERVER))
+    assert r[f"{STDLIB}/tarfile.py"] is R.IMPORTS
+    assert f"{STDLIB}/argparse.py" not in r and "/usr/bin/env" not in r
+    spec["/opt/app/tool.py"] = source("import tarfile\ndef main():\n    import argparse\n"
+                                      "if __name__ == '__main__':\n    main()\n", **env_shebang)
+    r = reasons(build(spec, SERVER_TRACE + ("/opt/app/tool.py",), SERVER))
+    assert r["/usr/bin/env"] is R.INTERPRETER and r[f"{STDLIB}/argparse.py"] is R.IMPORTS
 
 
 # --- Perl: requires inside branches -------------------------------------------------------

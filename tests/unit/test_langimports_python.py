@@ -188,6 +188,8 @@ PY = {
     "/usr/local/lib/python3.11/xml/etree/cElementTree.py": "",
     "/usr/local/lib/python3.11/importlib/__init__.py": "",
     "/usr/local/lib/python3.11/importlib/readers.py": "",
+    "/usr/local/lib/python3.11/importlib/_bootstrap.py": "",
+    "/usr/local/lib/python3.11/importlib/_bootstrap_external.py": "",
     "/usr/local/lib/python3.11/importlib/resources/__init__.py": "",
     "/usr/local/lib/python3.11/importlib/resources/_common.py": "",
     "/usr/local/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
@@ -229,6 +231,9 @@ def py_resolver(extra, env=None, processes=None, workdir="/app"):
     ("from test import support\n", []),                # CPython's own test suite only
     ("import pydoc_data.topics\n", []),                # interactive help()'s texts
     ("import helpers\n", ["/app/helpers.py"]),          # the script's directory
+    # the import system's modules come frozen (sys.modules, set by importlib/__init__): no source opened
+    ("from importlib._bootstrap_external import PathFinder\nfrom importlib import _bootstrap\n",
+     ["/usr/local/lib/python3.11/importlib/__init__.py"]),
 ])
 def test_python_resolves_through_sys_path(source, expected):
     fs, resolver = py_resolver({"/app/app.py": source, "/app/helpers.py": ""})
@@ -244,7 +249,7 @@ def test_python_interactive_helpers_of_site_import_nothing():
         "/usr/local/lib/python3.11/base64.py"]
 
 
-SITE_PY = """import os
+SITE_PY = """import base64
 def enablerlcompleter():
     def register_readline():
         import atexit
@@ -263,7 +268,7 @@ def test_python_site_readline_hook_imports_nothing():
     readline = "/usr/local/lib/python3.11/lib-dynload/readline.cpython-311-x86_64-linux-gnu.so"
     site = "/usr/local/lib/python3.11/site.py"
     fs, resolver = py_resolver({site: SITE_PY, readline: b"\x7fELF", "/app/app.py": SITE_PY})
-    assert resolver.imports_of(site, fs.read(site), "python") == ["/usr/local/lib/python3.11/os.py"]
+    assert resolver.imports_of(site, fs.read(site), "python") == ["/usr/local/lib/python3.11/base64.py"]
     assert readline in resolver.imports_of("/app/app.py", fs.read("/app/app.py"), "python")
 
 
@@ -271,17 +276,36 @@ def test_python_distutils_hack_finder_imports_carry_what_triggers_them():
     """_distutils_hack (a venv's .pth imports it) imports inside its finder's methods only
     when distutils or pip is imported: marked, not resolved with its own imports."""
     hack = "/usr/local/lib/python3.11/site-packages/_distutils_hack/__init__.py"
-    source = ("import os\nclass DistutilsMetaFinder:\n    def spec_for_distutils(self):\n"
+    source = ("import base64\nclass DistutilsMetaFinder:\n    def spec_for_distutils(self):\n"
               "        import importlib\n        return importlib.import_module('setuptools._distutils')\n"
               "    def spec_for_pip(self):\n        import traceback\n")
     fs, resolver = py_resolver({hack: source, "/usr/local/lib/python3.11/site-packages/setuptools/__init__.py": "",
                                 "/usr/local/lib/python3.11/traceback.py": ""})
     assert resolver.python_scan(hack, fs.read(hack)) == [
-        Import("os", "import"), Import("importlib", "import", when=("distutils",)),
+        Import("base64", "import"), Import("importlib", "import", when=("distutils",)),
         Import("setuptools._distutils", "import", when=("distutils",)), Import("traceback", "import", when=("pip",))]
-    assert resolver.imports_of(hack, fs.read(hack), "python") == ["/usr/local/lib/python3.11/os.py"]
+    assert resolver.imports_of(hack, fs.read(hack), "python") == ["/usr/local/lib/python3.11/base64.py"]
     # elsewhere the same source is an ordinary module
     assert "/usr/local/lib/python3.11/traceback.py" in resolver.imports_of("/app/app.py", source.encode(), "python")
+
+
+@pytest.mark.parametrize("argv, version, expected", [
+    # 3.11+: os comes frozen (so does abc, which it imports); what it imports lazily
+    # (subprocess in os.popen) is still opened
+    (("python3", "/app/app.py"), "3.11", ["/usr/local/lib/python3.11/subprocess.py"]),
+    (("python3", "-X", "frozen_modules=off", "/app/app.py"), "3.11", ["/usr/local/lib/python3.11/os.py"]),
+    (("python3", "-Xfrozen_modules=off", "/app/app.py"), "3.11", ["/usr/local/lib/python3.11/os.py"]),
+    (("python3", "/app/app.py"), "3.10", ["/usr/local/lib/python3.10/os.py"]),
+])
+def test_python_frozen_stdlib_modules_are_not_opened_but_their_imports_are(argv, version, expected):
+    """CPython 3.11 imports os, codecs, posixpath, stat, abc, io... from frozen copies
+    (`_imp.is_frozen`): their files are never opened, unless -X frozen_modules=off."""
+    lib = f"/usr/local/lib/python{version}"
+    fs = FakeFs({f"/usr/local/bin/python{version}": b"\x7fELF", "/usr/local/bin/python3": Link(f"python{version}"),
+                 f"{lib}/os.py": "import abc\ndef popen(cmd):\n    import subprocess\n",
+                 f"{lib}/abc.py": "", f"{lib}/subprocess.py": "", "/app/app.py": "import os\n"})
+    resolver = ImportResolver(fs, discover(fs, {}, [Proc(f"/usr/local/bin/python{version}", argv)], "/app"))
+    assert resolver.imports_of("/app/app.py", fs.read("/app/app.py"), "python") == expected
 
 
 def test_python_transitive_chain_sqlite3_reaches_the_c_extension():
