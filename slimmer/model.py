@@ -113,7 +113,7 @@ class ElfInfo:
     soname: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # an image holds tens of thousands: no __dict__ each
 class FsEntry:
     path: str
     type: EntryType
