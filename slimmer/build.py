@@ -215,7 +215,8 @@ class _collect:
             self.container = docker.create_container(
                 original_id, entrypoint=[sensor_stage.SENSOR_IN_CONTAINER],
                 command=["collect", "/.slimmer/keep.list", "-"], user="0:0",
-                run=RunSpec(networks=("none",)), name_hint="collect", log_driver="none")
+                run=RunSpec(networks=("none",)), name_hint="collect", log_driver="none",
+                healthcheck=False)
         except DaemonFailed:
             raise
         except SlimError as exc:

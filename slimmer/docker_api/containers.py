@@ -22,13 +22,15 @@ class Containers:
     def create_container(self, image: str, *, command=None, entrypoint=None, user=None,
                          run: RunSpec | None = None, ports: Iterable[int] = (),
                          name_hint: str = "run", extra_labels: dict | None = None,
-                         stop_signal: str | None = None, log_driver: str | None = None) -> str:
+                         stop_signal: str | None = None, log_driver: str | None = None,
+                         healthcheck: bool = True) -> str:
         """Create (not start) a container of IMAGE with this session's label. RUN is the
         user's run context (see docs/RUN-CONTEXT.md): env, workdir, extra hosts, mounts,
         and networks: the first one at create time, the others connected before the
         start, each with the aliases (user-defined networks only take aliases).
         LOG_DRIVER "none": the daemon keeps no log of the output (attach_output still
-        streams it)."""
+        streams it). HEALTHCHECK False: the image's HEALTHCHECK does not run (a container
+        that is not the app, like the collect step)."""
         run = run or RunSpec()
         port_bindings = {f"{port}/tcp": ("127.0.0.1", None) for port in ports}
         binds, anonymous, tmpfs = _mount_options(run.mounts)
@@ -48,7 +50,8 @@ class Containers:
                 ports=[f"{p}/tcp" for p in ports] or None, host_config=host_config,
                 volumes=anonymous or None, networking_config=networking_config,
                 labels=labels, name=f"slimmer-{self.session}-{name_hint}-{uuid.uuid4().hex[:6]}",
-                stop_signal=stop_signal or None, detach=True)
+                stop_signal=stop_signal or None, detach=True,
+                healthcheck=None if healthcheck else {"test": ["NONE"]})
         except docker.errors.ImageNotFound as exc:
             raise BadInput("image not found", image, "build or pull it first") from exc
         except docker.errors.APIError as exc:

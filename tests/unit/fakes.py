@@ -191,7 +191,7 @@ class FakeDocker:
 
     def create_container(self, image: str, *, command=None, entrypoint=None, user=None, run=None,
                          ports=(), name_hint="run", extra_labels=None, stop_signal=None,
-                         log_driver=None) -> str:
+                         log_driver=None, healthcheck=True) -> str:
         self._check("create_container")
         container_id = f"c{len(self.containers) + 1:063x}"
         traced = bool(entrypoint) and entrypoint[0] == sensor.SENSOR_IN_CONTAINER
