@@ -715,6 +715,76 @@ def check_flaky_answers(app: RunningApp) -> None:
         f"/app/bench: {text!r}")
 
 
+def _resp(command: list[str]) -> bytes:
+    """One RESP array of bulk strings (what redis-cli sends)."""
+    parts = [f"*{len(command)}\r\n".encode()]
+    for word in command:
+        data = word.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _read_reply(stream) -> object:
+    """One RESP reply: str for +simple, int for :integer, bytes/None for $bulk, list for *array;
+    an -error raises AssertionError."""
+    line = stream.readline()
+    if not line.endswith(b"\r\n"):
+        raise AssertionError(f"redis: truncated reply {line!r}")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise AssertionError(f"redis error: {rest.decode(errors='replace')}")
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        size = int(rest)
+        if size < 0:
+            return None
+        data = stream.read(size + 2)
+        return data[:-2]
+    if kind == b"*":
+        return [_read_reply(stream) for _ in range(int(rest))]
+    raise AssertionError(f"redis: unknown reply {line!r}")
+
+
+def redis_call(app: RunningApp, *command: str) -> object:
+    with socket.create_connection(("127.0.0.1", app.host_port(6379)), timeout=10.0) as conn:
+        conn.sendall(_resp(list(command)))
+        with conn.makefile("rb") as stream:
+            return _read_reply(stream)
+
+
+def redis_ready(app: RunningApp) -> bool:
+    if not _port_accepts(app.host_port(6379)):
+        return False
+    try:
+        return redis_call(app, "PING") == "PONG"
+    except (OSError, AssertionError):
+        return False
+
+
+def check_redis(app: RunningApp) -> None:
+    assert redis_call(app, "PING") == "PONG"
+    assert redis_call(app, "SET", "check:key", "value-1") == "OK"
+    assert redis_call(app, "GET", "check:key") == b"value-1"
+    assert redis_call(app, "INCRBY", "check:counter", "41") == 41
+    assert redis_call(app, "INCR", "check:counter") == 42
+    assert redis_call(app, "RPUSH", "check:list", "a", "b", "c") == 3
+    assert redis_call(app, "LRANGE", "check:list", "0", "-1") == [b"a", b"b", b"c"]
+    assert redis_call(app, "SET", "check:expiring", "x", "PX", "200") == "OK"
+    time.sleep(0.5)
+    assert redis_call(app, "GET", "check:expiring") is None, "a key set with PX 200 outlived 500 ms"
+    # Lua scripting (EVAL): code no probe runs
+    script = "return redis.call('GET', KEYS[1]) .. ':' .. ARGV[1] .. ':' .. tostring(#ARGV)"
+    assert redis_call(app, "EVAL", script, "1", "check:key", "lua") == b"value-1:lua:1"
+    info = redis_call(app, "INFO", "server")
+    assert isinstance(info, bytes) and b"redis_version:7." in info, f"INFO server: {info[:200]!r}"
+    # the image's HEALTHCHECK command (Compose's service_healthy waits for it)
+    code, output = app.container.exec_run(["redis-cli", "ping"], user="redis")
+    assert code == 0 and output.strip() == b"PONG", f"redis-cli ping: exit {code}: {output[-300:]!r}"
+
+
 def _spec_for(name: str, ports: tuple[int, ...], check, kind: str = "server", ready=None,
               ready_timeout: float = 60.0, https_ports: tuple[int, ...] = ()) -> AppSpec:
     return AppSpec(name=name, ports=ports, kind=kind,
@@ -740,6 +810,7 @@ SAMPLE_APPS: dict[str, AppSpec] = {
         _spec_for("ruby-yaml", (), check_ruby_yaml, kind="batch"),
         _spec_for("cgi-chmod", (8080,), check_cgi_chmod),
         _spec_for("flaky-answers", (8080,), check_flaky_answers),
+        _spec_for("redis", (6379,), check_redis, ready=redis_ready),
     )
 }
 

@@ -17,7 +17,7 @@ from tests.slimtest import SlimRun, once_per_session
 
 APPS = ["python-flask", "node-express", "nginx-static", "entrypoint-script", "java-digest",
         "batch-job", "static-scratch", "postgres",
-        "python-venv", "python-cli", "perl-job", "ruby-yaml", "cgi-chmod", "flaky-answers"]
+        "python-venv", "python-cli", "perl-job", "ruby-yaml", "cgi-chmod", "flaky-answers", "redis"]
 
 
 @pytest.fixture(scope="session")
