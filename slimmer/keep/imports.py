@@ -26,14 +26,16 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
      psych.rb and psych/ (`require 'yaml'` loads them, then psych.so).
   5. Never run, so not followed: a Python library module's
      `if __name__ == "__main__":` body and the private functions only it calls,
-     `if TYPE_CHECKING:` bodies, and an `except ImportError:` fallback whose
-     `try:` imports all resolve (decimal's _pydecimal).
+     `if TYPE_CHECKING:` bodies, an `except ImportError:` fallback whose
+     `try:` imports all resolve (decimal's _pydecimal), site's interactive
+     hooks; nor the files of modules CPython never opens (the import
+     system's sources, 3.11's frozen stdlib modules: their imports are
+     followed). langimports/python.py says which.
   6. Only a file that runs is scanned: one kept as traced, repaired, included,
      essential, healthcheck, interpreter, script, app or imports; one kept
      only because its whole package (or plugin directory, or data tree) is
-     kept runs only when something imports it, and is scanned then (a
-     venv's setuptools is kept whole for its _distutils_hack .pth, and its
-     300 modules import half the stdlib).
+     kept runs only when something imports it, and is scanned then
+     (pkg_resources' 100 modules import half the stdlib).
   7. Each file is read and scanned once, each name resolved once per search
      path; the walk ends when no new file appears (bounded by the image).
   8. CPython's import system runs frozen into the interpreter (importlib's
@@ -60,7 +62,8 @@ called imports sqlite3, a CLI branch requires IO::Compress::Gzip.
      finder calls when something imports `distutils`; traceback for `pip`; the
      rest when setuptools imports _distutils_hack.override. site's
      register_readline (readline, libreadline, libtinfo) never: it is the
-     interactive prompt's hook. python-venv: setuptools (3.2 MB) and readline.
+     interactive prompt's hook. python-venv: -6.3 MB (setuptools, with rule
+     `package` keeping the top-level package of a kept file).
  10. Out of reach: a name computed at run time (`importlib.import_module(name)`,
      `require(variable)`, `require "x/#{y}"`, `require $module`), and what a C
      extension imports. Those are kept when a probe makes the app load them
