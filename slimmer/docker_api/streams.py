@@ -5,6 +5,7 @@ connection nobody reads, holding the container or image busy for minutes."""
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 import threading
 from typing import BinaryIO, Callable, Iterable, Iterator
@@ -102,8 +103,8 @@ class AttachedOutput(io.BufferedReader):
     """stdout of an attached container (Docker's multiplexed frames: an 8-byte header,
     stream 1 stdout or 2 stderr, then the payload), buffered; stderr goes to `stderr`."""
 
-    def __init__(self, socket):
-        super().__init__(_Frames(socket), buffer_size=1 << 20)
+    def __init__(self, sock):
+        super().__init__(_Frames(sock), buffer_size=1 << 20)
 
     @property
     def stderr(self) -> bytes:
@@ -113,8 +114,8 @@ class AttachedOutput(io.BufferedReader):
 class _Frames(io.RawIOBase):
     STDERR_KEEP = 64 << 10                  # the last 64 kB of stderr: the sensor's message
 
-    def __init__(self, socket):
-        self.socket = socket
+    def __init__(self, sock):
+        self.socket = sock
         self.left = 0                       # stdout bytes left in the current frame
         self.stderr = bytearray()
 
@@ -158,9 +159,19 @@ class _Frames(io.RawIOBase):
         return n
 
     def close(self) -> None:
+        """Shut the hijacked connection down for real: closing the SDK's socket object alone
+        leaves the socket open while anything else references it, the daemon then blocks
+        writing the container's output to it, and the container (and every `docker rmi`
+        that looks at containers) waits with it."""
         if not self.closed:
+            raw = getattr(self.socket, "_sock", self.socket)      # socket.SocketIO wraps the socket
+            try:
+                raw.shutdown(socket.SHUT_RDWR)
+            except Exception:  # already gone: nothing more to end
+                pass
             response = getattr(self.socket, "_response", None)
-            for end in (getattr(self.socket, "close", None), getattr(response, "close", None)):
+            for end in (getattr(self.socket, "close", None), getattr(raw, "close", None),
+                        getattr(response, "close", None)):
                 try:
                     if end is not None:
                         end()
