@@ -110,7 +110,7 @@ class PackageRule(Rule):
             self.keeper.keep(f"{site}/{module}.py", KeepReason.PACKAGE, because_of)
 
     def bytecode_cache(self, path: str) -> bool:
-        """A compiled module Python reads only as a cache of a source kept beside it (rule 4)."""
+        """A compiled module Python reads only as a cache of a source kept beside it (rule 6)."""
         if "/__pycache__/" in path or path.endswith("/__pycache__"):
             return True
         return path.endswith((".pyc", ".pyo")) and path[:-1] in self.keeper.index
