@@ -14,7 +14,7 @@ CAPTURE_MAX = 4 << 20     # dpkg's status file: 300 kB on node-express, a few MB
 CAPTURED_CONTENT = (
     lambda p: p == "/etc/ld.so.conf" or p.startswith("/etc/ld.so.conf.d/"),
     lambda p: p == "/etc/nsswitch.conf" or (p.startswith("/etc/ld-musl-") and p.endswith(".path")),
-    lambda p: p.endswith(("/RECORD", "/top_level.txt", "/installed-files.txt"))
+    lambda p: p.endswith(("/RECORD", "/top_level.txt", "/installed-files.txt", "/entry_points.txt"))
     and (".dist-info/" in p or ".egg-info/" in p),
     # OS package databases (keep rules os-packages and package-metadata)
     lambda p: p in ("/var/lib/dpkg/status", "/lib/apk/db/installed", "/usr/lib/apk/db/installed")
