@@ -10,7 +10,11 @@
  *       The same for a command started with docker exec; logs to DIR/run.<pid>.log.
  *   slim-sensor collect LIST DEST
  *       Copies every path in LIST (one escaped absolute path a line) from /
- *       into DEST, keeping type, mode, owner, times, hardlinks and xattrs.
+ *       into DEST, keeping type, mode, owner, times, hardlinks and xattrs;
+ *       DEST "-" writes them as one tar on stdout instead (security.capability
+ *       the only xattr, as in Docker's layer archives): what slim build reads.
+ * SLIM_SENSOR_NO_SIGMASK=1 (for tests) lets signals through during the dumpable
+ * injection after setuid, as without PTRACE_SETSIGMASK.
  *
  * Environment: SLIM_SENSOR_DEBUG=1 prints debug output on stderr.
  * SLIM_SENSOR_FORCE_PEEK=1 (for tests) reads the tracee's memory only with
@@ -32,7 +36,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: slim-sensor trace --log DIR -- CMD [ARGS...]\n"
             "       slim-sensor run --log DIR -- CMD [ARGS...]\n"
-            "       slim-sensor collect LIST DEST\n");
+            "       slim-sensor collect LIST DEST|-\n");
     return 2;
 }
 
