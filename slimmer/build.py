@@ -9,14 +9,17 @@ load (the default): no builder at all.
      entries the Dockerfile's collect step copies as one tar stream on its stdout
      (nothing is written inside the container: on overlay2 every created file
      costs the daemon's filesystem about a millisecond);
-  2. that stream is read from the attached container (log driver none) and passes
-     through block by block into the slim image's single layer tar, with
-     generated/ laid over it the way `COPY generated/ /` does (owner root, the
-     artifacts' modes); the tar is spooled (in memory up to 64 MB) while its
-     sha256 (the diff_id) and content size are computed;
-  3. a docker-save archive (manifest.json, the config from image-config.json
-     with that diff_id, the layer) streams into `docker load` under TAG: one
-     step gives the files and the final config;
+  2. that stream is read from the attached container (log driver none, no
+     HEALTHCHECK) and passes through block by block (slimmer/layertar.py) into the
+     slim image's single layer tar, with generated/ laid over it the way
+     `COPY generated/ /` does (owner root, the artifacts' modes), its sha256 (the
+     diff_id) and content size computed on the way; the tar streams straight into
+     `docker import`, so the daemon applies the layer while it is collected;
+  3. a `docker load` of the config alone (manifest.json and image-config.json with
+     that diff_id) tags the image TAG: the daemon finds the imported layer by its
+     chain ID and reads no layer bytes; the imported image is removed (its layer
+     stays, held by TAG). A daemon that does not reuse the layer gets it spooled
+     (in memory up to 64 MB) and loaded whole;
   4. the collect container is removed while the image loads, also on failure or
      Ctrl-C (it is in the adapter's ledger from its creation: the session's
      cleanup removes it too).
