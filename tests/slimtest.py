@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -79,6 +80,15 @@ def once_per_session(make, docker_client):
         subprocess.run(["docker", "rmi", "-f", run.tag], capture_output=True)
 
 
+def _signals_as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT and SIGHUP at their defaults, as for a command typed
+    at a terminal. A test run started in the background (`nohup make test &`, `cmd &` in a
+    script) hands its children both ignored, and Python keeps an inherited SIG_IGN, so
+    the signals these tests send would never reach slim."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 class SlimProcess:
     """`slim ARGS...` running in the background, its stderr read line by line, so a test
     can wait for a stage's log line and then signal it."""
@@ -86,7 +96,8 @@ class SlimProcess:
     def __init__(self, *args: str):
         import threading
         self.proc = subprocess.Popen([sys.executable, "-m", "slimmer.cli", *args], cwd=REPO, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=_signals_as_from_a_terminal)
         self.lines: list[str] = []
         self.stdout_parts: list[str] = []
         self._seen = threading.Condition()

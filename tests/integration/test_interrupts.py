@@ -23,7 +23,7 @@ POINTS = [
     ("[trace] probe 1/", ("trace",), signal.SIGTERM),
     ("[keep] computing", ("keep", "dockerfile", "build"), signal.SIGINT),
     ("[build] building", ("build",), signal.SIGTERM),
-    ("[build] step 3/", ("build",), signal.SIGHUP),
+    ("[build] step 2/", ("build",), signal.SIGHUP),
     ("[verify] replaying", ("verify",), signal.SIGINT),
     ("[verify] probe 2/", ("verify",), signal.SIGTERM),
 ]
