@@ -10,22 +10,10 @@ class Networks:
     """The network and volume calls of docker_api.Docker (a Session)."""
 
     def network_exists(self, name: str) -> bool:
-        try:
-            self.api.inspect_network(name)
-            return True
-        except docker.errors.NotFound:
-            return False
-        except docker.errors.APIError as exc:
-            raise api_error("looking up a network", name, exc) from exc
+        return _exists(self.api.inspect_network, "a network", name)
 
     def volume_exists(self, name: str) -> bool:
-        try:
-            self.api.inspect_volume(name)
-            return True
-        except docker.errors.NotFound:
-            return False
-        except docker.errors.APIError as exc:
-            raise api_error("looking up a volume", name, exc) from exc
+        return _exists(self.api.inspect_volume, "a volume", name)
 
     def create_volume(self, name: str) -> None:
         """A named volume for this run (labelled, in the ledger): removed by remove_volumes()."""
@@ -51,3 +39,13 @@ class Networks:
                 with self._lock:
                     self._volumes.append(name)    # still in use: the next call retries
         return removed
+
+
+def _exists(inspect, what: str, name: str) -> bool:
+    try:
+        inspect(name)
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise api_error(f"looking up {what}", name, exc) from exc

@@ -20,7 +20,7 @@ from .cache import CACHE_DIR_ENV, CACHE_MAX_ENV, CacheStats, LayerCache, default
 from .codecs import LAYER_CODECS
 from .index import IndexRead, index_image, index_image_cached
 from .layer import (ELF_READ_CAP, OPAQUE_MARKER, SHEBANG_MAX, STREAM_BUFFER, WHITEOUT_PREFIX, LayerFiles,
-                    LayerRecord, normalise, parse_layer, stored_bytes)
+                    LayerRecord, normalise, parse_layer, stored_bytes, whiteout)
 from .merge import HiddenCallback, MergedTree, merge_layers
 from .query import bytes_by_top_dir, children, walk
 from .saved import SavedImage, iter_layers, read_saved_image, saved_content_size, variant
@@ -33,5 +33,5 @@ __all__ = [
     "OPAQUE_MARKER", "SHEBANG_MAX", "SOURCE_BUDGET", "SOURCE_MAX", "SOURCE_SUFFIXES", "STREAM_BUFFER",
     "SavedImage", "WHITEOUT_PREFIX", "bytes_by_top_dir", "children", "content_size", "default_cache",
     "index_image", "index_image_cached", "iter_layers", "known_content_size", "merge_layers", "normalise",
-    "parse_layer", "read_saved_image", "saved_content_size", "stored_bytes", "variant", "walk",
+    "parse_layer", "read_saved_image", "saved_content_size", "stored_bytes", "variant", "walk", "whiteout",
 ]

@@ -33,6 +33,22 @@ _CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
+
+def whiteout(path: str) -> tuple[str, str] | None:
+    """What a layer entry at PATH (normalised) says about the layers below, when its name
+    is a whiteout marker: ("opaque", DIR) hides everything below DIR, ("whiteout", PATH')
+    deletes PATH'; ("internal", PATH) is an aufs internal (.wh..wh.plnk etc.), to skip.
+    None for an ordinary entry."""
+    base = posixpath.basename(path)
+    if not base.startswith(WHITEOUT_PREFIX):
+        return None
+    parent = posixpath.dirname(path)
+    if base == OPAQUE_MARKER:
+        return "opaque", parent
+    if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+        return "internal", path
+    return "whiteout", posixpath.join(parent, base[len(WHITEOUT_PREFIX):])
+
 # One entry of a layer before it has a layer index: FsEntry's fields in order, less `layer`:
 # (path, type, mode, uid, gid, size, link_target, mtime, elf, shebang)
 EntryRow = tuple[str, EntryType, int, int, int, int, "str | None", int, "ElfInfo | None", "str | None"]
@@ -115,13 +131,13 @@ def parse_layer(content: BinaryIO, *, hashes: bool, elf: bool, codec: str = "tar
         inner = tarfile.open(fileobj=content, mode="r|", bufsize=STREAM_BUFFER)
         for member in inner:
             path = normalise(member.name)
-            base = posixpath.basename(path)
-            if base.startswith(WHITEOUT_PREFIX):
-                parent = posixpath.dirname(path)
-                if base == OPAQUE_MARKER:
-                    opaque_dirs.append(parent)
-                elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):   # .wh..wh.plnk etc: aufs internals
-                    whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))
+            marker = whiteout(path)
+            if marker is not None:
+                kind, target = marker
+                if kind == "opaque":
+                    opaque_dirs.append(target)
+                elif kind == "whiteout":
+                    whiteouts.append(target)
                 continue
             row = reader.row(inner, member, path, by_path)
             if row is not None:

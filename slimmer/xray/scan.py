@@ -19,13 +19,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import posixpath
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Mapping, Sequence
 
 from ..errors import BadInput
-from ..imagefs import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerFiles, normalise
+from ..imagefs import LayerFiles, normalise, whiteout
 from ..model import EntryType, FsEntry
 
 BLOCK = 512
@@ -273,13 +272,13 @@ def scan_layer(blob: Blob, index: int, digest: str) -> ScannedLayer:
             source = _reader(blob)
         for member in (members(source) if source is not None else ()):
             path = normalise(member.name)
-            base = posixpath.basename(path)
-            if base.startswith(WHITEOUT_PREFIX):
-                parent = posixpath.dirname(path)
-                if base == OPAQUE_MARKER:
-                    opaque.append(parent)
-                elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):   # .wh..wh.plnk: aufs internals
-                    whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))
+            marker = whiteout(path)
+            if marker is not None:
+                kind, target = marker
+                if kind == "opaque":
+                    opaque.append(target)
+                elif kind == "whiteout":
+                    whiteouts.append(target)
                 continue
             if member.kind is None:
                 continue

@@ -148,16 +148,22 @@ def tar_entries(container, path: str, strip: str) -> dict:
     return entries
 
 
+def _tree_setup(tree: str) -> str:
+    """Shell that gives the case tree in TREE every kind of entry collect must carry (a
+    hardlink, a symlink with an old mtime, setuid, a file capability, another owner,
+    setgid, a fifo, a device) and writes /keep.list naming all of it; ends with "&& "."""
+    return (f"cd {tree} && ln absolute.txt sub/hardlink && ln -s absolute.txt rel-link "
+            f"&& cp /workload setuid && chmod 4755 setuid && cp /workload capable "
+            f"&& /workload setcap capable && chown 1000:1000 relative.txt sub && chmod 2750 sub "
+            f"&& mkfifo fifo && mknod null c 1 3 && touch -h -d '2001-02-03 04:05:06' rel-link sub "
+            f"&& find {tree} -mindepth 1 | sed 's/\\\\/\\\\\\\\/g' > /keep.list && ")
+
+
 @pytest.mark.docker
 def test_collect_round_trips_a_tree_in_a_container(docker_ledger, debian_image, sensor_binary):
     """As the generated Dockerfile runs it: root, in the original image's filesystem."""
     tree = "/collect-src/tree"
-    setup = (f"cd {tree} && ln absolute.txt sub/hardlink && ln -s absolute.txt rel-link "
-             f"&& cp /workload setuid && chmod 4755 setuid && cp /workload capable "
-             f"&& /workload setcap capable && chown 1000:1000 relative.txt sub && chmod 2750 sub "
-             f"&& mkfifo fifo && mknod null c 1 3 && touch -h -d '2001-02-03 04:05:06' rel-link sub "
-             f"&& find {tree} -mindepth 1 | sed 's/\\\\/\\\\\\\\/g' > /keep.list "
-             f"&& /.slimmer/sensor collect /keep.list /dest")
+    setup = _tree_setup(tree) + "/.slimmer/sensor collect /keep.list /dest"
     container = docker_ledger.containers.create(debian_image, ["sh", "-c", setup], labels=LABEL)
     try:
         assert container.put_archive("/", sensor.sensor_tar())
@@ -244,12 +250,8 @@ def test_collect_to_stdout_matches_the_daemons_archive_of_the_copy(docker_ledger
     (the way the generated Dockerfile's COPY --from takes it): names, types, modes, owners,
     mtimes, link targets, hardlink groups, capabilities, content, devices."""
     tree = "/collect-src/tree"
-    setup = (f"cd {tree} && ln absolute.txt sub/hardlink && ln -s absolute.txt rel-link "
-             f"&& cp /workload setuid && chmod 4755 setuid && cp /workload capable "
-             f"&& /workload setcap capable && chown 1000:1000 relative.txt sub && chmod 2750 sub "
-             f"&& mkfifo fifo && mknod null c 1 3 && touch -h -d '2001-02-03 04:05:06' rel-link sub "
-             f"&& find {tree} -mindepth 1 | sed 's/\\\\/\\\\\\\\/g' > /keep.list "
-             f"&& /.slimmer/sensor collect /keep.list /dest && /.slimmer/sensor collect /keep.list - > /tree.tar")
+    setup = _tree_setup(tree) + ("/.slimmer/sensor collect /keep.list /dest "
+                                 "&& /.slimmer/sensor collect /keep.list - > /tree.tar")
     container = docker_ledger.containers.create(debian_image, ["sh", "-c", setup], labels=LABEL)
     try:
         assert container.put_archive("/", sensor.sensor_tar())
