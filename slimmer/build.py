@@ -27,6 +27,14 @@ builder: `docker build` of the artifacts directory with the legacy builder (no
   cache; its intermediate images are removed). Used when SLIMMER_BUILD=builder,
   and as the fallback when the daemon refuses a step of the load way.
 
+reuse: the inputs of a build (the original's ID, keep.list, generated/, the image
+  config, the sensor) have a digest, build_key; the layer cache records which image a
+  build from those inputs made. A second build from the same inputs, while that image
+  still exists, tags it and builds nothing: the image ID is the digest of its config,
+  which names its layer's digest, so an image of that ID is exactly what was built.
+  Such an image may carry the user's tag of an earlier run: BuiltImage.reused says it
+  must never be removed by ID.
+
 The Dockerfile stays the reproducible artifact: `docker build ARTIFACTS_DIR`
 (legacy builder or BuildKit) gives an image with the same files and config
 (tests/integration/test_dockerfile_build.py).
@@ -57,18 +65,82 @@ _CHUNK = 1 << 20
 _SPOOL_IN_MEMORY = 64 << 20          # a layer tar up to this size never touches the disk
 
 
-def build_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore) -> BuiltImage:
-    """Build the slim image from ARTIFACTS and tag it TAG (see the module docstring)."""
+def build_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore,
+                     cache=None, reuse: bool = True) -> BuiltImage:
+    """Build the slim image from ARTIFACTS and tag it TAG (see the module docstring). With
+    CACHE (an imagefs.LayerCache) the build is recorded there, and with REUSE the image an
+    earlier build from the same inputs made is tagged instead, when it still exists."""
     way = os.environ.get(BUILD_ENV, "load").strip().lower() or "load"
     if way not in ("load", "builder"):
         raise SlimError(f"unknown {BUILD_ENV} value", way, f"set {BUILD_ENV}=load (the default) or builder")
+    key = build_key(artifacts) if cache is not None else None
+    if key is not None and reuse:
+        reused = reuse_built_image(docker, cache, key, tag, emit)
+        if reused is not None:
+            return reused
+    built = None
     if way == "load":
         try:
-            return load_slim_image(docker, artifacts, tag, emit)
+            built = load_slim_image(docker, artifacts, tag, emit)
         except Refused as refused:
             emit(Note("build", f"the daemon refused the builder-less build ({refused.reason}); "
                                "building with docker build instead"))
-    return build_with_builder(docker, artifacts, tag, emit)
+    built = built or build_with_builder(docker, artifacts, tag, emit)
+    if key is not None:
+        cache.put_built_image(key, {"id": built.id, "size_bytes": built.size_bytes})
+    return built
+
+
+# --- reuse ------------------------------------------------------------------------------
+
+_KEY_VERSION = b"slimmer build inputs 1\0"
+
+
+def build_key(artifacts: Artifacts) -> str:
+    """The digest of everything the build reads: image-config.json (the original's ID and
+    config), keep.list, the sensor that collects, and generated/ (paths, modes, bytes)."""
+    digest = hashlib.sha256(_KEY_VERSION)
+
+    def add(name: str, path: str) -> None:
+        info = os.lstat(path)
+        digest.update(f"{name}\0{info.st_mode:o}\0".encode("utf-8", "surrogateescape"))
+        if os.path.islink(path):
+            digest.update(os.readlink(path).encode("utf-8", "surrogateescape"))
+        elif os.path.isfile(path):
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(_CHUNK), b""):
+                    digest.update(block)
+        digest.update(b"\0")
+
+    add("image-config.json", os.path.join(artifacts.directory, SLIM_CONFIG_NAME))
+    add("keep.list", artifacts.keep_list)
+    add("sensor", artifacts.sensor)
+    generated = os.path.join(artifacts.directory, GENERATED_DIR)
+    for root, dirs, files in os.walk(generated):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            path = os.path.join(root, name)
+            add(os.path.relpath(path, generated), path)
+    return "sha256:" + digest.hexdigest()
+
+
+def reuse_built_image(docker: DockerPort, cache, key: str, tag: str, emit: Emit) -> BuiltImage | None:
+    """The image an earlier build from inputs KEY made, tagged TAG, when it still exists."""
+    record = cache.built_image(key)
+    image_id = (record or {}).get("id")
+    if not isinstance(image_id, str) or not image_id.startswith("sha256:"):
+        return None
+    try:
+        found = docker.inspect_image(image_id)["Id"]
+    except SlimError:
+        return None                    # removed since: build it again
+    if found != image_id:
+        return None
+    emit(BuildStep(1, 1, f"reuse {image_id[:19]}: built earlier from the same inputs "
+                         f"(original, keep list, config, sensor)"))
+    docker.tag_image(image_id, tag)
+    return BuiltImage(tag=tag, id=image_id, size_bytes=int(record.get("size_bytes") or docker.image_size(image_id)),
+                      reused=True)
 
 
 def build_with_builder(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore) -> BuiltImage:

@@ -460,6 +460,9 @@ class BuiltImage:
     tag: str
     id: str
     size_bytes: int
+    # an image an earlier run built from the same inputs (build.py, reuse): it may carry
+    # other tags, the user's own, so it is never removed by ID
+    reused: bool = False
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class BuildRequest:
     artifacts_dir: str | None = None
     verify: bool = True
     repair: bool = True                     # --no-repair: a removed file the slim app reaches fails instead
+    reuse: bool = True                      # --rebuild: never reuse an earlier build's image (build.py)
     max_size: int | None = None
     min_ratio: float | None = None
     compose: compose.ComposeTarget | None = None   # --compose-file FILE --service NAME
@@ -102,6 +103,7 @@ def build_slim_image(request: BuildRequest, emit: Emit = ignore, docker: DockerP
     except BaseException as exc:
         with _signals_deferred(redeliver=False):
             docker.cleanup()
+            temporary.remove_if_empty()        # a run that failed before writing anything
         if isinstance(exc, SlimError):        # for the report of a run that ended early
             exc.stage, exc.timings, exc.session = timer.current, timer.total(), docker.session
         raise
@@ -126,6 +128,11 @@ class _TemporaryArtifacts:
         if self.created:
             shutil.rmtree(self.directory, ignore_errors=True)
         return self.created
+
+    def remove_if_empty(self) -> None:
+        if self.created:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.directory)           # fails, as wanted, when it holds anything
 
 
 class _signals_deferred:
@@ -328,9 +335,10 @@ def make_slim_image(docker: DockerPort, image, index: ImageIndex, trace: TraceLo
     with timer.stage("build"):
         emit(StageStarted("build", f"building {tag}"))
         previous = slim.built
-        built = build_stage.build_slim_image(docker, slim.artifacts, work_tag, emit)
+        built = build_stage.build_slim_image(docker, slim.artifacts, work_tag, emit, imagefs.default_cache(),
+                                             reuse=request.reuse)
         slim.built = replace(built, tag=tag)
-        if previous is not None and previous.id != built.id:
+        if previous is not None and previous.id != built.id and not previous.reused:
             docker.remove_image(previous.id)    # the work tag moved to the repaired image
 
 

@@ -27,6 +27,11 @@ class ImageFigures:
 
 
 @dataclass
+class SlimFigures(ImageFigures):
+    reused: bool = False            # an earlier build's image from the same inputs (build.py), not rebuilt
+
+
+@dataclass
 class ProbeEntry:
     name: str
     kind: str
@@ -62,7 +67,7 @@ class ReportDoc:
     schema_version: int
     slimmer_version: str
     original: ImageFigures
-    slim: ImageFigures | None
+    slim: SlimFigures | None
     reduction: dict
     probes: list[ProbeEntry]
     verify: dict
@@ -199,7 +204,7 @@ def make_report(image, built, index: ImageIndex, trace: TraceLog, keep_set: Keep
         schema_version=SCHEMA_VERSION,
         slimmer_version=__version__,
         original=ImageFigures(image.reference, image.id, image.size_bytes),
-        slim=ImageFigures(built.tag, built.id, built.size_bytes),
+        slim=SlimFigures(built.tag, built.id, built.size_bytes, built.reused),
         reduction=reduction(image.size_bytes, built.size_bytes),
         probes=probe_entries([r for _, traced in runs for r in traced.results]),
         verify=verify_section(verification),

@@ -17,7 +17,10 @@
      image's size), each image config by image ID (the sha256 of its bytes) and, per member name of a `docker save` stream, the digest of the
      layer it holds (both content-addressed: Docker 20.10 names a layer tar after its
      chain of layers, OCI layouts after the blob digest), so a stream's layers that are
-     cached already can be passed over without being parsed.
+     cached already can be passed over without being parsed;
+  6. and which slim image a build made from which inputs (slimmer/build.py's build_key:
+     the original's ID, keep.list, generated/, the image config, the sensor), so a
+     second build from the same inputs reuses it when it is still there.
 A cache that cannot be written (a read-only home) is a cache that misses: never an error.
 """
 from __future__ import annotations
@@ -166,6 +169,22 @@ class LayerCache:
         path = self._path(image_id, "config")
         if path is not None and "sha256:" + hashlib.sha256(data).hexdigest() == image_id \
                 and len(data) <= self.max_bytes and self.config(image_id) is None and self._write(path, data):
+            self.evict()
+
+    # --- slim images built -------------------------------------------------------------
+
+    def built_image(self, key: str) -> dict | None:
+        """What put_built_image recorded under KEY ("sha256:..."), or None."""
+        data = self._read(self._path(key, "build"))
+        try:
+            document = json.loads(data) if data is not None else None
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+
+    def put_built_image(self, key: str, record: dict) -> None:
+        path = self._path(key, "build")
+        if path is not None and self._write(path, json.dumps(record, sort_keys=True).encode("utf-8")):
             self.evict()
 
     # --- the bound ------------------------------------------------------------------------

@@ -381,6 +381,8 @@ def test_interrupted_run_cleans_up(stage, signum, unchanged, tmp_path):
             "--artifacts", str(tmp_path / "art")]
     if stage == "trace":
         args += ["--continue-after", "timeout=60"]   # a long trace, so the signal lands in it
+    if stage == "build":
+        args += ["--rebuild"]         # a real build to land in, not an earlier test's image reused
     code, stderr = run_and_signal(args, STAGE_MARKERS[stage], signum)
     assert code == 130, stderr[-3000:]
     assert "interrupted" in stderr and "Traceback" not in stderr

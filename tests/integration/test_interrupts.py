@@ -45,7 +45,9 @@ def test_an_interrupt_anywhere_leaves_nothing_and_writes_the_report(sample_image
                                                                     signum):
     tag = "slimmer-test/interrupt:slim"
     report = tmp_path / "report.json"
-    run = SlimProcess("build", IMAGE, "--tag", tag, "--artifacts", str(tmp_path / "art"), "--report", str(report))
+    # --rebuild: an earlier test's image from the same inputs would be reused, with no build step to land in
+    run = SlimProcess("build", IMAGE, "--tag", tag, "--artifacts", str(tmp_path / "art"), "--report", str(report),
+                      "--rebuild")
     reached = run.wait_for(marker, timeout=300)
     if reached:
         run.send_signal(signum)

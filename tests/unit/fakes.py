@@ -84,6 +84,8 @@ class FakeDocker:
         self._check("inspect_image")
         if reference in self.loaded:
             return {"Id": self.loaded[reference], "RepoTags": [reference]}
+        if reference in self.images:             # a slim image, by ID
+            return {"Id": reference, "RepoTags": [t for t, i in {**self.loaded, **self.tags}.items() if i == reference]}
         if reference in self.imported:
             return {"Id": reference, "RepoTags": [], "RootFS": {"Type": "layers",
                                                                 "Layers": [self.imported[reference][0]]}}
