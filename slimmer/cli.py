@@ -282,6 +282,10 @@ def add_xray_parser(commands) -> None:
                           "LAYER is an index, -1 for the top layer, or all")
     sub.add_argument("--tree-limit", type=int, default=1000, metavar="N",
                      help="changed paths listed per layer in --json and --html, biggest first (0: all; default 1000)")
+    sub.add_argument("--read", choices=("auto", "store", "save"), default="auto",
+                     help="how to read an image of the daemon: store (Docker's layer store, overlay2, as root on "
+                          "the daemon's host), save (docker save), auto (the store when readable, else docker "
+                          "save; the default)")
     sub.add_argument("--ci", action="store_true", help="evaluate CI rules; exit 1 when one fails")
     sub.add_argument("--ci-config", metavar="FILE",
                      help="CI rules file: .slim-ci.toml or dive's .dive-ci (default: both, in the current directory)")
@@ -314,7 +318,7 @@ def run_xray(args) -> int:
     if xray.needs_docker(args.image):
         from .docker_api import Docker
         docker = Docker()
-    report = xray.xray_image(docker, args.image)
+    report = xray.xray_image(docker, args.image, read=args.read)
     results = xray.evaluate_rules(report, rules) if (args.ci or rules) else []
     trees = []
     if args.tree is not None:

@@ -56,6 +56,12 @@ class Session:
         return self.api.base_url.startswith("http+docker://localhost") or \
             self.api.base_url.startswith("http+unix://")
 
+    def storage(self) -> tuple[str, str]:
+        """The daemon's root dir and storage driver (`docker info`'s DockerRootDir and Driver:
+        "overlay2", or e.g. "overlayfs" with the containerd image store)."""
+        info = self.api.info()
+        return info.get("DockerRootDir") or "", info.get("Driver") or ""
+
     # --- cleanup -------------------------------------------------------------------
 
     def cleanup(self, settle_s: float = 0.0) -> dict:

@@ -1,8 +1,10 @@
 """Reading an image for xray: its layers' tar headers, then the content of the few files that need it.
 
   1. an image reference is inspected (config, labels, and each layer's
-     instruction from `docker history`) and its `docker save` streamed once into
-     a temporary file (layout.py's spool); `docker-archive:FILE.tar`,
+     instruction from `docker history`), then read from Docker's layer store
+     (store.py: the tar-split of each layer, its files in the driver's diff
+     directory) when that is readable here, else its `docker save` streamed once
+     into a temporary file (layout.py's spool); `docker-archive:FILE.tar`,
      `oci-archive:FILE.tar`, `oci:DIR[:REF]` and an OCI layout DIR are read in
      place, no Docker needed; each layer's instruction then comes from the
      config history, read by slimmer.history.instruction;
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -25,6 +28,7 @@ from .layout import (ARCHIVE_PREFIX, OCI_ARCHIVE_PREFIX, OCI_PREFIX, ImageLayout
                      needs_docker, open_archive, spool, split_oci_reference)
 from .report import XrayReport
 from .scan import HashStats, ScannedLayer, hash_files, scan_layer
+from .store import StoreUnusable, store_layout
 
 BASE_LABEL = "org.opencontainers.image.base.name"
 
@@ -45,22 +49,63 @@ def layer_instructions(saved: SavedImage, info: ImageInfo | None = None) -> list
     return made_layer
 
 
-def xray_image(docker, reference: str, *, duplicates: bool = True) -> XrayReport:
+READ_WAYS = ("auto", "store", "save")
+READ_STORE, READ_SAVE = "layer store", "docker save"     # XrayReport.read of an image of the daemon
+
+
+def xray_image(docker, reference: str, *, duplicates: bool = True, read: str = "auto") -> XrayReport:
     """The xray report of REFERENCE (docker: a docker_api.Docker; None is enough for the forms
     read without Docker: docker-archive:FILE.tar, oci:DIR[:REF], oci-archive:FILE.tar, an OCI DIR).
 
-    An image of the daemon is inspected and its `docker save` streamed once into the spool."""
+    An image of the daemon is inspected, then read (READ) from Docker's layer store
+    ("store", store.py), or its `docker save` streamed once into the spool ("save");
+    "auto": the store when it can be read, else docker save. The report says which."""
     if not needs_docker(reference):
         return xray_file(reference, duplicates=duplicates)
-    from ..inspect import inspect_image, with_config_history
-    info = inspect_image(docker, reference, content_size=False)   # the one docker save below gives the sizes
+    if read not in READ_WAYS:
+        raise BadInput("unknown way to read the image", read, f"pick one of {', '.join(READ_WAYS)}")
+    from ..inspect import inspect_image
+    info = inspect_image(docker, reference, content_size=False)   # the layers read below give the sizes
+    if read != "save":
+        try:
+            return _from_store(docker, info, reference, duplicates)
+        except StoreUnusable:
+            if read == "store":
+                raise
+    return _from_save(docker, info, reference, duplicates)
+
+
+def _from_store(docker, info: ImageInfo, reference: str, duplicates: bool) -> XrayReport:
+    """REFERENCE read from the layer store; StoreUnusable when it cannot be (store.py, rule 4).
+    SLIMMER_DOCKER_ROOT names another root dir than the daemon's (tests)."""
+    if not docker.is_local():
+        raise StoreUnusable("the Docker daemon is not on this host, so its layer store is out of reach",
+                            f"DOCKER_HOST={os.environ.get('DOCKER_HOST', '')}")
+    root, driver = docker.storage()
+    image_driver = (docker.inspect_image(info.id).get("GraphDriver") or {}).get("Name") or ""
+    if image_driver != driver:
+        raise StoreUnusable("the image is not in the daemon's storage driver",
+                            f"image: {image_driver or '(none)'}, daemon: {driver or '(none)'}")
+    layout = store_layout(os.environ.get("SLIMMER_DOCKER_ROOT") or root, info.id, info.repo_tags, driver)
+    return _daemon_report(docker, info, layout, reference, duplicates, READ_STORE)
+
+
+def _from_save(docker, info: ImageInfo, reference: str, duplicates: bool) -> XrayReport:
+    """REFERENCE's `docker save` streamed once into the spool, then read from there."""
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(docker.export_image(info.id))
         layout = from_tar(spool(stream, stack), f"docker save {reference}", "")
-        # the saved config's empty_layer flags pair the history with the layers
-        info = with_config_history(docker, info, (layout.config or {}).get("history"))
-        return _analysed(layout, reference, duplicates, info=info, image_id=info.id,
-                         base_image=dict(info.config.labels).get(BASE_LABEL, ""))
+        return _daemon_report(docker, info, layout, reference, duplicates, READ_SAVE)
+
+
+def _daemon_report(docker, info: ImageInfo, layout: ImageLayout, reference: str, duplicates: bool,
+                   read: str) -> XrayReport:
+    from ..inspect import with_config_history
+    # the config's empty_layer flags pair the history with the layers
+    info = with_config_history(docker, info, (layout.config or {}).get("history"))
+    report = _analysed(layout, reference, duplicates, info=info, image_id=info.id,
+                       base_image=dict(info.config.labels).get(BASE_LABEL, ""))
+    return replace(report, read=read)
 
 
 def xray_file(reference: str, *, duplicates: bool = True) -> XrayReport:

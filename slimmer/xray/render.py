@@ -18,6 +18,7 @@ def to_json(report: XrayReport, rules: Sequence[RuleResult] = (), *, tree_limit:
     data = {
         "image": report.image,
         "id": report.image_id,
+        "read": report.read or None,
         "size_bytes": report.size_bytes,
         "reclaimable_bytes": report.reclaimable_bytes,
         "efficiency": round(report.efficiency, 6),
@@ -44,7 +45,8 @@ def to_json(report: XrayReport, rules: Sequence[RuleResult] = (), *, tree_limit:
 
 
 def render_text(report: XrayReport, rules: Sequence[RuleResult] = ()) -> str:
-    lines = [f"image {report.image or report.image_id[:19]}  {report.image_id[:19]}",
+    read = f"  (read from the {report.read})" if report.read else ""
+    lines = [f"image {report.image or report.image_id[:19]}  {report.image_id[:19]}{read}",
              f"size {human_size(report.size_bytes)} ({report.size_bytes} bytes) in {len(report.layers)} layers, "
              f"{report.file_count} files",
              f"reclaimable {human_size(report.reclaimable_bytes)} ({report.reclaimable_bytes} bytes), "

@@ -86,6 +86,7 @@ class XrayReport:
     base_image: str = ""          # the base image's name when the image's labels say it
     hashed_files: int = 0         # files whose content was read for duplicates (sizes that collide)
     hashed_bytes: int = 0
+    read: str = ""                # how an image of the daemon was read: "layer store" or "docker save" ("": a file)
 
     @property
     def user_bytes(self) -> int:

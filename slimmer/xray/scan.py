@@ -21,7 +21,7 @@ import hashlib
 import os
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Mapping, Sequence
+from typing import BinaryIO, ClassVar, Iterable, Mapping, Sequence
 
 from ..errors import BadInput
 from ..imagefs import LayerFiles, normalise, whiteout
@@ -40,19 +40,28 @@ _LAYER_HINT = "re-run docker save (the archive may be truncated), or rebuild the
 
 @dataclass(frozen=True)
 class Blob:
-    """Where a blob's bytes are: SIZE bytes at OFFSET of an open file; CODEC: tar, gzip or zstd."""
+    """Where a blob's bytes are: SIZE bytes at OFFSET of an open file; CODEC: tar, gzip or zstd.
+
+    A layer's bytes may be elsewhere: anything with a NAME, a CODEC (for messages), a HINT
+    and a source() giving the layer tar's reader does (store.StoredLayer: Docker's layer store)."""
 
     file: BinaryIO
     offset: int
     size: int
     codec: str = "tar"
     name: str = ""
+    hint: ClassVar[str] = _LAYER_HINT
+
+    def source(self):
+        """The layer tar's reader for members(): positioned reads of a plain (or empty)
+        blob, a decoder's stream of a compressed one."""
+        return _Positioned(self) if self.codec == "tar" or self.size == 0 else _Streamed(_decoded(self))
 
 
 @dataclass(frozen=True)
 class ScannedLayer:
     files: LayerFiles | None                # None once merged (hash_files needs only the blob)
-    blob: Blob
+    blob: Blob                              # or a store.StoredLayer
     repeated: frozenset = frozenset()      # paths the layer's tar holds more than once (the last one counts)
 
 
@@ -148,10 +157,6 @@ def _decoded(blob: Blob) -> BinaryIO:
     return zstandard.ZstdDecompressor().stream_reader(region, read_across_frames=True)
 
 
-def _reader(blob: Blob):
-    return _Positioned(blob) if blob.codec == "tar" else _Streamed(_decoded(blob))
-
-
 _NUMBERS: dict[bytes, int] = {}      # raw header field -> value: modes, owners and mtimes repeat a lot
 
 
@@ -206,7 +211,9 @@ class Member:
 
 
 def members(source) -> Iterable[Member]:
-    """Every member of the tar SOURCE (a _Positioned or _Streamed), data skipped."""
+    """Every member of the tar SOURCE, data skipped. A source has `pos` (bytes of the tar
+    passed), read(count) (fewer bytes only at the end) and skip(count): _Positioned,
+    _Streamed, store._TarSplit."""
     global_pax: dict[str, str] = {}
     pax: dict[str, str] = {}
     long_name = long_link = None
@@ -266,11 +273,7 @@ def scan_layer(blob: Blob, index: int, digest: str) -> ScannedLayer:
     numbers: dict[int, int] = {}     # one int object per distinct mode, owner and mtime (most files share them)
     what = f"layer {index} ({digest or blob.name})"
     try:
-        if blob.size == 0:
-            source = None
-        else:
-            source = _reader(blob)
-        for member in (members(source) if source is not None else ()):
+        for member in members(blob.source()):
             path = normalise(member.name)
             marker = whiteout(path)
             if marker is not None:
@@ -298,7 +301,7 @@ def scan_layer(blob: Blob, index: int, digest: str) -> ScannedLayer:
             by_path[path] = entry
             entries.append(entry)
     except (EOFError, OSError, ValueError, struct.error) as exc:
-        raise BadInput("a layer of the image cannot be read", f"{what}, {blob.codec}: {exc}", _LAYER_HINT) from exc
+        raise BadInput("a layer of the image cannot be read", f"{what}, {blob.codec}: {exc}", blob.hint) from exc
     files = LayerFiles(member=blob.name, index=index, digest=digest, entries=tuple(entries),
                        whiteouts=tuple(whiteouts), opaque_dirs=tuple(opaque))
     return ScannedLayer(files, blob, frozenset(repeated))
@@ -327,7 +330,7 @@ def hash_files(layers: Mapping[int, ScannedLayer], wanted: Sequence[FsEntry],
         layer = layers[index]
         positions = by_layer.pop(index)
         left_to_find = len(positions)
-        source = _reader(layer.blob)
+        source = layer.blob.source()
         for member in members(source):
             if member.kind is not EntryType.FILE:
                 continue
@@ -339,20 +342,20 @@ def hash_files(layers: Mapping[int, ScannedLayer], wanted: Sequence[FsEntry],
                 left_to_find -= 1
                 stats.files += 1
                 stats.bytes += entry.size
-            digests[position] = _hash(source, member.size, f"layer {index}: {entry.path}")
+            digests[position] = _hash(source, member.size, f"layer {index}: {entry.path}", layer.blob.hint)
             if left_to_find == 0 and not (layer.repeated & positions.keys()):
                 break          # every wanted file found at its only version: the rest need not be read
     return digests
 
 
-def _hash(source, size: int, what: str) -> bytes:
+def _hash(source, size: int, what: str, hint: str) -> bytes:
     """The sha256 of the SIZE bytes at SOURCE's position (members() then skips past them)."""
     hasher = hashlib.sha256()
     left = size
     while left > 0:
         data = source.read(min(left, CHUNK))
         if not data:
-            raise BadInput("a layer of the image ends inside a file", what, _LAYER_HINT)
+            raise BadInput("a layer of the image ends inside a file", what, hint)
         hasher.update(data)
         left -= len(data)
     return hasher.digest()
