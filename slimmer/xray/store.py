@@ -30,13 +30,14 @@ import os
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 from ..errors import BadInput
 from .layout import ImageLayout
 
 DRIVER = "overlay2"
 READ_SAVE_HINT = "read the image through docker save instead: slim xray --read save IMAGE"
+_PERMISSION_HINT = f"run as root on the daemon's host to read the layer store, or {READ_SAVE_HINT}"
 
 
 class StoreUnusable(BadInput):
@@ -62,8 +63,8 @@ class StoredLayer:
     tar_split: str
     diff_dir: str
     name: str                  # the layerdb directory, for messages
-    codec: str = "tar-split"
-    hint: str = READ_SAVE_HINT
+    codec: ClassVar[str] = "tar-split"
+    hint: ClassVar[str] = READ_SAVE_HINT
 
     def source(self) -> "_TarSplit":
         return _TarSplit(self)
@@ -91,19 +92,18 @@ def store_layout(root: str, image_id: str, repo_tags: tuple[str, ...] = (), driv
             raise StoreUnusable("the layer store holds another layer under this chain id",
                                 f"{layer_dir}: diff {found}, expected {diff_id}")
         cache_id = _read(os.path.join(layer_dir, "cache-id"), "a layer's cache id").decode(errors="replace").strip()
+        if not cache_id or "/" in cache_id or cache_id.startswith("."):
+            raise StoreUnusable("a layer's cache id names no directory of the driver", f"{layer_dir}: {cache_id!r}")
         diff_dir = os.path.join(root, driver, cache_id, "diff")
         tar_split = os.path.join(layer_dir, "tar-split.json.gz")
         for path, what in ((tar_split, "a layer's tar-split"), (diff_dir, "a layer's files")):
-            if not cache_id or "/" in cache_id or not os.path.exists(path):
+            if not os.path.exists(path):
                 raise StoreUnusable(f"{what} is missing from the layer store", path)
             if not os.access(path, os.R_OK | (os.X_OK if path == diff_dir else 0)):
                 raise StoreUnusable(f"{what} is not readable (permission denied)", path, _PERMISSION_HINT)
         layers.append(StoredLayer(tar_split, diff_dir, layer_dir))
     return ImageLayout(config=config, config_name=config_path, image_id=image_id, repo_tags=tuple(repo_tags),
                        layers=tuple(layers))
-
-
-_PERMISSION_HINT = f"run as root on the daemon's host to read the layer store, or {READ_SAVE_HINT}"
 
 
 def _read(path: str, what: str) -> bytes:

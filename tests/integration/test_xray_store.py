@@ -12,7 +12,6 @@ The built image carries the label slimmer.test=1 and is removed afterwards.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 
