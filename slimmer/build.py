@@ -4,11 +4,13 @@ Two ways give the same image (docs/BUILD.md has the measurements and the decisio
 
 load (the default): no builder at all.
   1. the collect step of the Dockerfile runs as one container of the original
-     image, by ID, as user 0, no network, with the sensor and keep.list copied in
-     through the API; it runs `sensor collect keep.list -`, which writes the same
-     entries the Dockerfile's collect step copies as one tar stream on its stdout
-     (nothing is written inside the container: on overlay2 every created file
-     costs the daemon's filesystem about a millisecond);
+     image, by ID, as user 0, no network, with the sensor copied in through the
+     API; it runs `sensor collect - -`, which reads keep.list on its stdin and
+     writes the same entries the Dockerfile's collect step copies as one tar stream
+     on its stdout (nothing is written inside the container: on overlay2 every
+     created file costs the daemon's filesystem about a millisecond). The pipeline
+     starts this container while the keep stage runs (prestart_collect), so the
+     daemon's container start (about 0.3 s) is not the build's;
   2. that stream is read from the attached container (log driver none, no
      HEALTHCHECK) and passes through block by block (slimmer/layertar.py) into the
      slim image's single layer tar, with generated/ laid over it the way
@@ -66,10 +68,12 @@ _SPOOL_IN_MEMORY = 64 << 20          # a layer tar up to this size never touches
 
 
 def build_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore,
-                     cache=None, reuse: bool = True) -> BuiltImage:
+                     cache=None, reuse: bool = True, collect: "PrestartedCollect | None" = None) -> BuiltImage:
     """Build the slim image from ARTIFACTS and tag it TAG (see the module docstring). With
     CACHE (an imagefs.LayerCache) the build is recorded there, and with REUSE the image an
-    earlier build from the same inputs made is tagged instead, when it still exists."""
+    earlier build from the same inputs made is tagged instead, when it still exists.
+    COLLECT: the collect container started ahead (prestart_collect); the caller discards
+    it when the build did not take it."""
     way = os.environ.get(BUILD_ENV, "load").strip().lower() or "load"
     if way not in ("load", "builder"):
         raise SlimError(f"unknown {BUILD_ENV} value", way, f"set {BUILD_ENV}=load (the default) or builder")
@@ -81,7 +85,7 @@ def build_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: E
     built = None
     if way == "load":
         try:
-            built = load_slim_image(docker, artifacts, tag, emit)
+            built = load_slim_image(docker, artifacts, tag, emit, collect)
         except Refused as refused:
             emit(Note("build", f"the daemon refused the builder-less build ({refused.reason}); "
                                "building with docker build instead"))
@@ -188,13 +192,15 @@ class Refused(Exception):
 
 # --- the load way -------------------------------------------------------------------
 
-def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore) -> BuiltImage:
+def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore,
+                    prestarted: "PrestartedCollect | None" = None) -> BuiltImage:
     """The slim image without a builder: streamed (the default), or spooled where the daemon
-    does not reuse an imported layer for a config-only `docker load` (see _load_streamed)."""
+    does not reuse an imported layer for a config-only `docker load` (see _load_streamed).
+    PRESTARTED: the collect container started ahead, used by the streamed way."""
     with open(os.path.join(artifacts.directory, SLIM_CONFIG_NAME), encoding="utf-8") as handle:
         slim_config = json.load(handle)
     try:
-        return _load_streamed(docker, artifacts, slim_config, tag, emit)
+        return _load_streamed(docker, artifacts, slim_config, tag, emit, prestarted)
     except _LayerNotReused as refused:
         emit(Note("build", f"the daemon did not reuse the imported layer ({refused}); loading it whole"))
     return _load_spooled(docker, artifacts, slim_config, tag, emit)
@@ -205,7 +211,7 @@ class _LayerNotReused(Exception):
 
 
 def _load_streamed(docker: DockerPort, artifacts: Artifacts, slim_config: dict, tag: str,
-                   emit: Emit) -> BuiltImage:
+                   emit: Emit, prestarted: "PrestartedCollect | None" = None) -> BuiltImage:
     """1. the collect container's tar streams through the layer filter straight into
           `docker import` (no spool: the daemon applies the layer while it is collected);
        2. a `docker load` of the config alone (manifest.json and the config naming the
@@ -216,7 +222,9 @@ def _load_streamed(docker: DockerPort, artifacts: Artifacts, slim_config: dict, 
     original_id = slim_config["original"]["id"]
     emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]} into a layer"))
     layer = LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
-    with _collect(docker, original_id, artifacts) as collect:
+    started = prestarted.take() if prestarted is not None else None
+    with started or CollectContainer(docker, original_id, artifacts.sensor) as collect:
+        collect.feed(artifacts)
         try:
             imported = docker.import_layer(batched(layer.blocks(collect.output)))
         except DaemonFailed:
@@ -249,7 +257,8 @@ def _load_spooled(docker: DockerPort, artifacts: Artifacts, slim_config: dict, t
     emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]}"))
     layer = LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
     with _spool() as spool:
-        with _collect(docker, original_id, artifacts) as collect:
+        with CollectContainer(docker, original_id, artifacts.sensor) as collect:
+            collect.feed(artifacts)
             try:
                 for block in layer.blocks(collect.output):
                     spool.write(block)
@@ -275,23 +284,24 @@ def _loaded(docker: DockerPort, tag: str, loaded: list[str], content_bytes: int)
     return BuiltImage(tag=tag, id=image_id, size_bytes=content_bytes)
 
 
-class _collect:
+class CollectContainer:
     """The Dockerfile's collect step as a container whose stdout is the collected tree as a
-    tar (`sensor collect keep.list -`: nothing is written inside the container), attached
-    before the start so nothing is lost.
+    tar (`sensor collect - -`: the keep list on stdin, nothing written inside the
+    container), attached before the start so nothing is lost. The list arrives by feed(),
+    so the container can be created and started before it exists (PrestartedCollect).
 
     Leaving the `with` closes the output first (the daemon holds a container whose output
     is still being sent, and its removal waits), then removes the container on a thread
     that is joined before the build returns, so the removal overlaps the image's load."""
 
-    def __init__(self, docker: DockerPort, original_id: str, artifacts: Artifacts):
-        self.docker, self.artifacts = docker, artifacts
+    def __init__(self, docker: DockerPort, original_id: str, sensor_path: str):
+        self.docker = docker
+        self.directory = ""                  # the artifacts directory, named in a failure
         try:
             self.container = docker.create_container(
-                original_id, entrypoint=[sensor_stage.SENSOR_IN_CONTAINER],
-                command=["collect", "/.slimmer/keep.list", "-"], user="0:0",
-                run=RunSpec(networks=("none",)), name_hint="collect", log_driver="none",
-                healthcheck=False)
+                original_id, entrypoint=[sensor_stage.SENSOR_IN_CONTAINER], command=["collect", "-", "-"],
+                user="0:0", run=RunSpec(networks=("none",)), name_hint="collect", log_driver="none",
+                healthcheck=False, stdin=True)
         except DaemonFailed:
             raise
         except SlimError as exc:
@@ -299,9 +309,9 @@ class _collect:
         self.output: BinaryIO | None = None
         self.removal: threading.Thread | None = None
         try:
-            docker.put_archive(self.container, "/", _inputs_tar(artifacts))
+            docker.put_archive(self.container, "/", _sensor_tar(sensor_path))
             try:
-                self.output = docker.attach_output(self.container)
+                self.output = docker.attach_output(self.container, stdin=True)
             except DaemonFailed:
                 raise
             except SlimError as exc:
@@ -311,11 +321,23 @@ class _collect:
             self.close()
             raise
 
-    def __enter__(self) -> "_collect":
+    def __enter__(self) -> "CollectContainer":
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+    def feed(self, artifacts: Artifacts) -> None:
+        """The keep list to the waiting sensor: from here on the output is the layer tar."""
+        self.directory = artifacts.directory
+        with open(artifacts.keep_list, "rb") as handle:
+            keep_list = handle.read()
+        try:
+            self.output.send_input(keep_list)
+        except OSError as exc:
+            self.check_exit()                # a collect step that died explains it best
+            raise SlimError("cannot send the keep list to the collect container", str(exc),
+                            "check the daemon log and retry") from exc
 
     def check_exit(self) -> None:
         """Wait for the collect step's end; a non-zero exit is a SlimError with the sensor's
@@ -328,7 +350,7 @@ class _collect:
             raise SlimError("the collect step failed in a container of the original",
                             f"sensor collect exited {code}: "
                             f"{(stderr or self.docker.logs(self.container, tail=20).strip())[-1500:]}",
-                            f"rebuild by hand to see more: docker build {self.artifacts.directory}")
+                            f"rebuild by hand to see more: docker build {self.directory or 'ARTIFACTS_DIR'}")
         self.removal = threading.Thread(target=self.docker.remove_container, args=(self.container,),
                                         name="slimmer-collect-rm")
         self.removal.start()
@@ -342,19 +364,59 @@ class _collect:
             self.removal.join()
 
 
-def _inputs_tar(artifacts: Artifacts) -> bytes:
-    """/.slimmer/{sensor,keep.list}, as `COPY sensor keep.list /.slimmer/` puts them."""
+class PrestartedCollect:
+    """A CollectContainer created and started on a thread while the keep stage runs: the
+    daemon's container start (a third of a second) overlaps the keep set's computation.
+    take() hands it to the build (or raises what its start raised); discard() removes it
+    when the build did not take it (an image reused, a failure, Ctrl-C), after the thread
+    ended, so no container is created behind the cleanup's back."""
+
+    def __init__(self, docker: DockerPort, original_id: str, sensor_path: str):
+        self.collect: CollectContainer | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._start, args=(docker, original_id, sensor_path),
+                                       name="slimmer-collect-start")
+        self.thread.start()
+
+    def _start(self, docker: DockerPort, original_id: str, sensor_path: str) -> None:
+        try:
+            self.collect = CollectContainer(docker, original_id, sensor_path)
+        except BaseException as exc:  # raised again by take(), in the build's thread
+            self.error = exc
+
+    def take(self) -> CollectContainer:
+        self.thread.join()
+        collect, self.collect = self.collect, None
+        if collect is None:
+            raise self.error or SlimError("the collect container was taken twice", "", "report it")
+        return collect
+
+    def discard(self) -> None:
+        self.thread.join()
+        collect, self.collect = self.collect, None
+        if collect is not None:
+            collect.close()
+
+
+def prestart_collect(docker: DockerPort, original_id: str, sensor_path: str) -> PrestartedCollect | None:
+    """The collect container of the load way, started now; None for the builder way."""
+    if (os.environ.get(BUILD_ENV, "load").strip().lower() or "load") != "load":
+        return None
+    return PrestartedCollect(docker, original_id, sensor_path)
+
+
+def _sensor_tar(sensor_path: str) -> bytes:
+    """/.slimmer/sensor, as `COPY sensor keep.list /.slimmer/` puts it (the list comes on stdin)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         directory = tarfile.TarInfo(".slimmer")
         directory.type, directory.mode = tarfile.DIRTYPE, 0o755
         tar.addfile(directory)
-        for source in (artifacts.sensor, artifacts.keep_list):
-            info = tar.gettarinfo(source, arcname=".slimmer/" + os.path.basename(source))
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            with open(source, "rb") as handle:
-                tar.addfile(info, handle)
+        info = tar.gettarinfo(sensor_path, arcname=".slimmer/" + os.path.basename(sensor_stage.SENSOR_IN_CONTAINER))
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        with open(sensor_path, "rb") as handle:
+            tar.addfile(info, handle)
     return buffer.getvalue()
 
 

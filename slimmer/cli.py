@@ -111,6 +111,9 @@ def add_build_parser(commands) -> None:
     sub.add_argument("--report", metavar="FILE", help="write the JSON report here")
     sub.add_argument("--html", metavar="FILE", help="write an HTML before/after picture")
     sub.add_argument("--no-verify", action="store_true", help="skip replaying probes on the slim image")
+    sub.add_argument("--rebuild", action="store_true",
+                     help="build the slim image afresh even when an earlier build from the same inputs "
+                          "(original, keep list, config) still exists; by default that image is reused")
     sub.add_argument("--no-repair", action="store_true",
                      help="fail when the slim app reaches a removed file, instead of keeping it and rebuilding")
     sub.add_argument("--json", action="store_true", help="print the JSON report to stdout")
@@ -214,7 +217,7 @@ def run_build(args) -> int:
         image=args.image, plan=plan, runs=runs, tag=args.tag,
         keep=KeepOptions(include=tuple(args.include_path), exclude=tuple(args.exclude_path), rules=rules),
         artifacts_dir=args.artifacts, verify=not args.no_verify, repair=not args.no_repair,
-        max_size=args.max_size, min_ratio=args.min_ratio, compose=compose_target)
+        reuse=not args.rebuild, max_size=args.max_size, min_ratio=args.min_ratio, compose=compose_target)
     progress = BuildProgress(quiet=args.json or args.quiet)
     try:
         outcome = build_slim_image(request, emit=progress)

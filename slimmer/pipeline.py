@@ -320,7 +320,19 @@ def without_mounted_paths(trace: TraceLog, runs: tuple[RunSpec, ...]) -> TraceLo
 
 def make_slim_image(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, slim: _Slim,
                     request: BuildRequest, tag: str, emit: Emit, timer: _Timer) -> None:
-    """keep -> dockerfile -> build, for the keep options in SLIM (again after a repair)."""
+    """keep -> dockerfile -> build, for the keep options in SLIM (again after a repair).
+    The build's collect container starts while the keep set is computed; whatever
+    happens, it is gone when this returns unless the build took it."""
+    collect = build_stage.prestart_collect(docker, image.id, sensor.sensor_path())
+    try:
+        _keep_and_build(docker, image, index, trace, slim, request, tag, emit, timer, collect)
+    finally:
+        if collect is not None:
+            collect.discard()
+
+
+def _keep_and_build(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, slim: _Slim,
+                    request: BuildRequest, tag: str, emit: Emit, timer: _Timer, collect) -> None:
     with timer.stage("keep"):
         emit(StageStarted("keep", f"computing the keep set from {len(trace.paths)} traced paths"))
         slim.keep_set = compute_keep_set(docker, image, index, trace, slim.options)
@@ -336,7 +348,7 @@ def make_slim_image(docker: DockerPort, image, index: ImageIndex, trace: TraceLo
         emit(StageStarted("build", f"building {tag}"))
         previous = slim.built
         built = build_stage.build_slim_image(docker, slim.artifacts, work_tag, emit, imagefs.default_cache(),
-                                             reuse=request.reuse)
+                                             reuse=request.reuse, collect=collect)
         slim.built = replace(built, tag=tag)
         if previous is not None and previous.id != built.id and not previous.reused:
             docker.remove_image(previous.id)    # the work tag moved to the repaired image

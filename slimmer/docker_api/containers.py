@@ -23,14 +23,15 @@ class Containers:
                          run: RunSpec | None = None, ports: Iterable[int] = (),
                          name_hint: str = "run", extra_labels: dict | None = None,
                          stop_signal: str | None = None, log_driver: str | None = None,
-                         healthcheck: bool = True) -> str:
+                         healthcheck: bool = True, stdin: bool = False) -> str:
         """Create (not start) a container of IMAGE with this session's label. RUN is the
         user's run context (see docs/RUN-CONTEXT.md): env, workdir, extra hosts, mounts,
         and networks: the first one at create time, the others connected before the
         start, each with the aliases (user-defined networks only take aliases).
         LOG_DRIVER "none": the daemon keeps no log of the output (attach_output still
         streams it). HEALTHCHECK False: the image's HEALTHCHECK does not run (a container
-        that is not the app, like the collect step)."""
+        that is not the app, like the collect step). STDIN True: the container's stdin is
+        open, for attach_output(stdin=True), and closed after the first attach ends it."""
         run = run or RunSpec()
         port_bindings = {f"{port}/tcp": ("127.0.0.1", None) for port in ports}
         binds, anonymous, tmpfs = _mount_options(run.mounts)
@@ -50,7 +51,7 @@ class Containers:
                 ports=[f"{p}/tcp" for p in ports] or None, host_config=host_config,
                 volumes=anonymous or None, networking_config=networking_config,
                 labels=labels, name=f"slimmer-{self.session}-{name_hint}-{uuid.uuid4().hex[:6]}",
-                stop_signal=stop_signal or None, detach=True,
+                stop_signal=stop_signal or None, detach=not stdin, stdin_open=stdin,   # StdinOnce comes with an undetached config
                 healthcheck=None if healthcheck else {"test": ["NONE"]})
         except docker.errors.ImageNotFound as exc:
             raise BadInput("image not found", image, "build or pull it first") from exc
@@ -91,12 +92,15 @@ class Containers:
         archive.source = stream
         return archive
 
-    def attach_output(self, container_id: str) -> BinaryIO:
+    def attach_output(self, container_id: str, stdin: bool = False) -> BinaryIO:
         """The container's stdout as a readable stream, attached before the start so
         nothing is lost; its stderr is kept aside (the stream's `stderr`, last 64 kB).
-        Ends when the container exits; close() ends the HTTP stream."""
+        Ends when the container exits; close() ends the HTTP stream. STDIN True (a
+        container created with stdin=True): the stream's send_input(DATA) writes DATA to
+        the container's stdin and closes it."""
+        params = {"stdout": 1, "stderr": 1, "stream": 1, **({"stdin": 1} if stdin else {})}
         try:
-            socket = self.api.attach_socket(container_id, params={"stdout": 1, "stderr": 1, "stream": 1})
+            socket = self.api.attach_socket(container_id, params=params)
         except docker.errors.APIError as exc:
             raise api_error("attaching to the container", container_id[:12], exc) from exc
         return AttachedOutput(socket)

@@ -110,6 +110,13 @@ class AttachedOutput(io.BufferedReader):
     def stderr(self) -> bytes:
         return bytes(self.raw.stderr)
 
+    def send_input(self, data: bytes) -> None:
+        """DATA to the container's stdin, then its end (the write half of the connection
+        shut: the daemon closes a stdin_once container's stdin)."""
+        raw = getattr(self.raw.socket, "_sock", self.raw.socket)
+        raw.sendall(data)
+        raw.shutdown(socket.SHUT_WR)
+
 
 class _Frames(io.RawIOBase):
     STDERR_KEEP = 64 << 10                  # the last 64 kB of stderr: the sensor's message

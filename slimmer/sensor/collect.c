@@ -463,7 +463,7 @@ static int copy_path(const char *path)
 
 int collect_main(const char *list, const char *dest)
 {
-    FILE *in = fopen(list, "r");
+    FILE *in = strcmp(list, "-") == 0 ? stdin : fopen(list, "r");
     if (!in) {
         say("collect: cannot open list %s: %s", list, strerror(errno));
         return 1;
@@ -508,7 +508,8 @@ int collect_main(const char *list, const char *dest)
         }
     }
     free(line);
-    fclose(in);
+    if (in != stdin)
+        fclose(in);
     if (tar_fd >= 0) {
         static const char end[2 * TAR_BLOCK];
         if (status == 0 && (tar_put(end, sizeof end) != 0 || tar_flush() != 0))

@@ -12,7 +12,9 @@
  *       Copies every path in LIST (one escaped absolute path a line) from /
  *       into DEST, keeping type, mode, owner, times, hardlinks and xattrs;
  *       DEST "-" writes them as one tar on stdout instead (security.capability
- *       the only xattr, as in Docker's layer archives): what slim build reads.
+ *       the only xattr, as in Docker's layer archives): what slim build reads;
+ *       LIST "-" reads the list from stdin (a collect container started before
+ *       the list exists).
  * SLIM_SENSOR_NO_SIGMASK=1 (for tests) lets signals through during the dumpable
  * injection after setuid, as without PTRACE_SETSIGMASK.
  *
@@ -36,7 +38,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: slim-sensor trace --log DIR -- CMD [ARGS...]\n"
             "       slim-sensor run --log DIR -- CMD [ARGS...]\n"
-            "       slim-sensor collect LIST DEST|-\n");
+            "       slim-sensor collect LIST|- DEST|-\n");
     return 2;
 }
 

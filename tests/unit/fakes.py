@@ -193,7 +193,7 @@ class FakeDocker:
 
     def create_container(self, image: str, *, command=None, entrypoint=None, user=None, run=None,
                          ports=(), name_hint="run", extra_labels=None, stop_signal=None,
-                         log_driver=None, healthcheck=True) -> str:
+                         log_driver=None, healthcheck=True, stdin=False) -> str:
         self._check("create_container")
         container_id = f"c{len(self.containers) + 1:063x}"
         traced = bool(entrypoint) and entrypoint[0] == sensor.SENSOR_IN_CONTAINER
@@ -211,8 +211,7 @@ class FakeDocker:
         container = self.containers[container_id]
         if container.collect:
             with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
-                lines = tar.extractfile(".slimmer/keep.list").read().decode().split("\n")
-            container.keep = {sensor.unescape_path(line) for line in lines if line}
+                assert tar.getnames() == [".slimmer", ".slimmer/sensor"], tar.getnames()
 
     def get_archive(self, container_id: str, path: str):
         container = self.containers[container_id]
@@ -230,25 +229,30 @@ class FakeDocker:
         buffer.seek(0)
         return tarfile.open(fileobj=buffer, mode="r")
 
-    def attach_output(self, container_id: str):
-        """The collect container's stdout: `sensor collect LIST -`'s tar (names relative to /)."""
+    def attach_output(self, container_id: str, stdin: bool = False):
+        """The collect container's stdout: `sensor collect - -`'s tar (names relative to /),
+        once send_input gave it the keep list."""
         container = self.containers[container_id]
         buffer = _Output()
-        if container.collect and self.collect_failure:
-            buffer.stderr = self.collect_failure[1]
-            buffer.write(tarfile.TarInfo("bin/").tobuf())        # the stream breaks off after a header
+
+        def send_input(data: bytes) -> None:
+            assert stdin and container.collect and container.argv[-2:] == ["-", "-"], container.argv
+            container.keep = {sensor.unescape_path(line) for line in data.decode().split("\n") if line}
+            if self.collect_failure:
+                buffer.stderr = self.collect_failure[1]
+                buffer.write(tarfile.TarInfo("bin/").tobuf())        # the stream breaks off after a header
+            else:
+                with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    for path in sorted(container.keep):
+                        info = tarfile.TarInfo(path.lstrip("/"))
+                        data = self.files.get(path)
+                        if data is None:
+                            info.type = tarfile.DIRTYPE
+                        else:
+                            info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data) if data is not None else None)
             buffer.seek(0)
-        elif container.collect:
-            with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for path in sorted(container.keep):
-                    info = tarfile.TarInfo(path.lstrip("/"))
-                    data = self.files.get(path)
-                    if data is None:
-                        info.type = tarfile.DIRTYPE
-                    else:
-                        info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data) if data is not None else None)
-            buffer.seek(0)
+        buffer.send_input = send_input
         return buffer
 
     def start(self, container_id: str) -> None:
