@@ -51,6 +51,7 @@ class FakeDocker:
     session: str = "fakesession1"
     fail_on: str | None = None            # a method name that raises DaemonFailed (mid-run daemon failure)
     containers: dict[str, _Container] = field(default_factory=dict)
+    created: list[_Container] = field(default_factory=list)      # every container ever created
     images: dict[str, set[str]] = field(default_factory=dict)   # slim image id -> paths it holds
     tracked: list[str] = field(default_factory=list)
     removed_images: list[str] = field(default_factory=list)
@@ -202,6 +203,7 @@ class FakeDocker:
         self.containers[container_id] = _Container(image, traced and not collect,
                                                    list(entrypoint or []) + list(command or []), env,
                                                    collect=collect)
+        self.created.append(self.containers[container_id])
         return container_id
 
     def _present(self, container: _Container) -> set[str]:
