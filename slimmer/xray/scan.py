@@ -4,7 +4,9 @@
      blob, the spool of a `docker save` stream) is walked header to header with
      positioned reads: the files' bytes are never read;
   2. a compressed layer (gzip, zstd) is decoded as a stream; its files' bytes
-     pass through and are dropped;
+     pass through and are dropped; a layer in Docker's layer store is its
+     tar-split's segments, each file's bytes in the diff directory (store.py):
+     the same walk, each blob kind giving members() its own source();
   3. hash_files reads exactly the files duplicates asks for, afterwards: it walks
      the layers that hold them once more (plain ones by their headers again,
      compressed ones decoded again up to the last file wanted), so nothing but the
