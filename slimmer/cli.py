@@ -389,7 +389,9 @@ def add_lint_parser(commands) -> None:
     config = sub.add_mutually_exclusive_group()
     config.add_argument("--config", metavar="FILE",
                         help="lint configuration: .hadolint.yaml (hadolint's keys) or .slim-lint.toml (default: the "
-                             "first of those in the Dockerfile's directory, then the current one)")
+                             "first of those in the Dockerfile's directory, then the current one, then the user's: "
+                             "~/.config/slim-lint.toml, ~/.config/hadolint.yaml, ~/.hadolint.yaml, as hadolint "
+                             "looks; HADOLINT_* environment variables apply over it)")
     config.add_argument("--no-config", action="store_true", help="read no configuration file")
     _common(sub)
     sub.set_defaults(handler=run_lint)
@@ -399,7 +401,6 @@ def run_lint(args) -> int:
     from . import lint
     if args.json and args.format not in (None, "json"):
         raise BadInput("--json and --format disagree", f"--format {args.format}", "use one of them")
-    output = "json" if args.json else (args.format or "text")
     lint.check_rule_names(args.ignore)
     path = "-" if args.dockerfile == "-" else args.dockerfile
     try:
@@ -413,6 +414,8 @@ def run_lint(args) -> int:
                        "pass the path of a Dockerfile, e.g. slim lint ./Dockerfile") from exc
     config_path = None if args.no_config else (args.config or lint.find_config(path))
     config = lint.load_config(config_path) if config_path else lint.LintConfig()
+    config, env_format = lint.with_environment(config, os.environ)
+    output = "json" if args.json else (args.format or env_format or "text")
     findings = lint.lint_dockerfile(text, "Dockerfile" if path == "-" else path, ignore=args.ignore, config=config)
     if args.image:
         from .docker_api import Docker

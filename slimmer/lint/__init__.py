@@ -32,7 +32,7 @@ and the machinery around them:
 from __future__ import annotations
 
 from .apt import APT_INSTALL, APT_UPDATE
-from .config import CONFIG_NAMES, LintConfig, find_config, load_config
+from .config import CONFIG_NAMES, LintConfig, find_config, load_config, user_config_files, with_environment
 from .layers import CLEANUP, CREATES, INSTALLERS, MANAGERS
 from .parse import (HEREDOC, INSTRUCTIONS, LAYER_MAKING, DockerfileError, Instruction,
                     parse_dockerfile)
@@ -46,7 +46,7 @@ from .shelltext import shell_commands
 from .stages import toolchain_image
 
 __all__ = [
-    "APT_INSTALL", "APT_UPDATE", "CLEANUP", "CONFIG_NAMES", "LintConfig", "find_config", "load_config", "CREATES", "HEREDOC", "INSTALLERS", "INSTRUCTIONS", "LAYER_MAKING",
+    "APT_INSTALL", "APT_UPDATE", "CLEANUP", "CONFIG_NAMES", "LintConfig", "find_config", "load_config", "user_config_files", "with_environment", "CREATES", "HEREDOC", "INSTALLERS", "INSTRUCTIONS", "LAYER_MAKING",
     "MANAGERS", "RULES", "SEVERITIES", "THRESHOLDS", "WHY", "DockerfileError", "Finding", "Instruction", "Rule",
     "attach_image_figures", "check_rule_names", "fails", "is_secret_name", "lint_dockerfile", "parse_dockerfile",
     "render_github", "render_text", "shell_commands", "to_json", "toolchain_image",

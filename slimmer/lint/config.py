@@ -1,7 +1,10 @@
 """`slim lint`'s configuration file: hadolint's `.hadolint.yaml`, or slimmer's `.slim-lint.toml`.
 
   1. which file: `--config FILE`; else the first of .slim-lint.toml, .hadolint.yaml and
-     .hadolint.yml in the Dockerfile's directory, then in the current directory;
+     .hadolint.yml in the Dockerfile's directory, then in the current directory, then
+     the user's own, in hadolint's order: $XDG_CONFIG_HOME (default ~/.config)/
+     slim-lint.toml, $XDG_CONFIG_HOME/hadolint.yaml, ~/.config/hadolint.yaml,
+     ~/.hadolint/hadolint.yaml, ~/hadolint/config.yaml, ~/.hadolint.yaml (each .yml too);
      `--no-config` reads none;
   2. the keys are hadolint's, in both files (TOML writes the same keys; `ignore`,
      `failure_threshold` and `trusted-registries` are read as `ignored`,
@@ -16,7 +19,12 @@
        disable-ignore-pragma: true                inline `# hadolint ignore=` comments are not honoured
      hadolint's other keys (format, no-color, strict-labels, label-schema, verbose) are read
      and not used; any other key is an error, so a typo does not silently keep a rule on;
-  3. flags win: --ignore adds to `ignored`, --failure-threshold replaces `failure-threshold`.
+  3. hadolint's environment variables come over the file (with_environment):
+     HADOLINT_IGNORE=DL3008,DL3015 (adds to `ignored`), HADOLINT_FAILURE_THRESHOLD,
+     HADOLINT_OVERRIDE_ERROR/_WARNING/_INFO/_STYLE, HADOLINT_TRUSTED_REGISTRIES,
+     HADOLINT_NOFAIL and HADOLINT_DISABLE_IGNORE_PRAGMA (1, true or yes),
+     HADOLINT_FORMAT (tty or text, json, sarif; when --format is not given);
+  4. flags win: --ignore adds to `ignored`, --failure-threshold replaces `failure-threshold`.
 """
 from __future__ import annotations
 
@@ -49,18 +57,67 @@ class LintConfig:
     disable_ignore_pragma: bool = False
 
 
-def find_config(dockerfile: str | None, cwd: str = ".") -> str | None:
+def find_config(dockerfile: str | None, cwd: str = ".", environ: Mapping[str, str] | None = None) -> str | None:
     """The configuration file for DOCKERFILE (rule 1), or None."""
     places = []
     if dockerfile and dockerfile != "-":
         places.append(os.path.dirname(os.path.abspath(dockerfile)))
     places.append(os.path.abspath(cwd))
-    for directory in dict.fromkeys(places):
-        for name in CONFIG_NAMES:
-            candidate = os.path.join(directory, name)
-            if os.path.isfile(candidate):
-                return candidate
-    return None
+    candidates = [os.path.join(directory, name) for directory in dict.fromkeys(places) for name in CONFIG_NAMES]
+    candidates += user_config_files(os.environ if environ is None else environ)
+    return next((candidate for candidate in candidates if os.path.isfile(candidate)), None)
+
+
+def user_config_files(environ: Mapping[str, str]) -> list[str]:
+    """The user's own configuration files, in hadolint's order (rule 1)."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    config_home = xdg if os.path.isabs(xdg) else os.path.join(home, ".config")
+    stems = [os.path.join(config_home, "hadolint"), os.path.join(home, ".config", "hadolint"),
+             os.path.join(home, ".hadolint", "hadolint"), os.path.join(home, "hadolint", "config"),
+             os.path.join(home, ".hadolint")]
+    files = [os.path.join(config_home, "slim-lint.toml")]
+    files += [stem + extension for stem in dict.fromkeys(stems) for extension in (".yaml", ".yml")]
+    return files
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FORMATS = {"tty": "text", "text": "text", "json": "json", "sarif": "sarif"}
+
+
+def with_environment(config: LintConfig, environ: Mapping[str, str]) -> tuple[LintConfig, str | None]:
+    """CONFIG with hadolint's environment variables over it (rule 3), and the output format
+    HADOLINT_FORMAT asks for (None: not set)."""
+    from .runner import THRESHOLDS, check_rule_names
+
+    def listed(name: str) -> tuple[str, ...]:
+        return tuple(item.strip() for item in environ.get(name, "").split(",") if item.strip())
+
+    ignored = listed("HADOLINT_IGNORE")
+    check_rule_names(ignored)
+    threshold = environ.get("HADOLINT_FAILURE_THRESHOLD", "").strip().lower() or None
+    if threshold is not None and threshold not in THRESHOLDS:
+        raise BadInput("unknown HADOLINT_FAILURE_THRESHOLD", threshold, f"use one of: {', '.join(THRESHOLDS)}")
+    overrides = dict(config.overrides)
+    for level in SEVERITIES:
+        rules = listed(f"HADOLINT_OVERRIDE_{level.upper()}")
+        check_rule_names(rules)
+        overrides.update({rule_key(rule): level for rule in rules})
+    output = environ.get("HADOLINT_FORMAT", "").strip().lower() or None
+    if output is not None and output not in _FORMATS:
+        raise BadInput("HADOLINT_FORMAT names a format slim lint does not write", output,
+                       "use tty, json or sarif (or slim lint --format github)")
+
+    def flag(name: str, current: bool) -> bool:
+        value = environ.get(name)
+        return current if value is None else value.strip().lower() in _TRUE
+
+    return (LintConfig(path=config.path, ignored=config.ignored + ignored,
+                       failure_threshold=threshold or config.failure_threshold, overrides=overrides,
+                       trusted_registries=listed("HADOLINT_TRUSTED_REGISTRIES") or config.trusted_registries,
+                       no_fail=flag("HADOLINT_NOFAIL", config.no_fail),
+                       disable_ignore_pragma=flag("HADOLINT_DISABLE_IGNORE_PRAGMA", config.disable_ignore_pragma)),
+            _FORMATS.get(output) if output else None)
 
 
 def load_config(path: str) -> LintConfig:

@@ -113,6 +113,8 @@ def test_found_next_to_the_dockerfile_then_in_the_cwd(tmp_path, monkeypatch):
     app.mkdir()
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("HOME", str(tmp_path))            # no user file of the machine's own
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     assert find_config(str(app / "Dockerfile")) is None
     (elsewhere / ".hadolint.yml").write_text("ignored: [DL3008]\n")
     assert find_config(str(app / "Dockerfile")) == str(elsewhere / ".hadolint.yml")
@@ -175,3 +177,54 @@ def test_cli_bad_configuration_exits_2(tmp_path, capsys, monkeypatch):
     assert code == 2 and "unknown lint rule: DL30O8" in err
     code, _, err = run_lint(capsys, "Dockerfile", "--config", "missing.yaml")
     assert code == 2 and "cannot read the lint configuration file: missing.yaml" in err
+
+
+def test_the_users_own_file_in_hadolints_order(tmp_path, monkeypatch):
+    """After the project's directories: $XDG_CONFIG_HOME, ~/.config, ~/.hadolint/, ~/hadolint/,
+    ~/.hadolint.yaml, as hadolint looks; a project file still wins."""
+    home, xdg, project = tmp_path / "home", tmp_path / "xdg", tmp_path / "project"
+    for directory in (home, xdg, project):
+        directory.mkdir()
+    monkeypatch.chdir(project)
+    environ = {"HOME": str(home), "XDG_CONFIG_HOME": str(xdg)}
+    dockerfile = str(project / "Dockerfile")
+    assert find_config(dockerfile, environ=environ) is None
+    order = [home / ".hadolint.yml", home / ".hadolint.yaml", home / "hadolint" / "config.yaml",
+             home / ".hadolint" / "hadolint.yaml", home / ".config" / "hadolint.yml",
+             xdg / "hadolint.yaml", xdg / "slim-lint.toml"]
+    for path in order:                  # each one more important than the ones before
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("ignored: [DL3008]\n")
+        assert find_config(dockerfile, environ=environ) == str(path)
+    (project / ".hadolint.yaml").write_text("ignored: [DL3015]\n")
+    assert find_config(dockerfile, environ=environ) == str(project / ".hadolint.yaml")
+    assert find_config(dockerfile, environ={"HOME": str(home)}) == str(project / ".hadolint.yaml")
+    (project / ".hadolint.yaml").unlink()
+    # without XDG_CONFIG_HOME the user's config home is ~/.config
+    assert find_config(dockerfile, environ={"HOME": str(home)}) == str(home / ".config" / "hadolint.yml")
+
+
+def test_hadolint_environment_variables(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    (tmp_path / "Dockerfile").write_text(APT)
+    (tmp_path / ".hadolint.yaml").write_text("failure-threshold: error\n")
+    assert run_lint(capsys, "Dockerfile")[0] == 0
+    monkeypatch.setenv("HADOLINT_FAILURE_THRESHOLD", "warning")           # over the file
+    assert run_lint(capsys, "Dockerfile")[0] == 1
+    assert run_lint(capsys, "Dockerfile", "--failure-threshold", "error")[0] == 0     # the flag wins
+    monkeypatch.setenv("HADOLINT_IGNORE", "DL3008")
+    monkeypatch.setenv("HADOLINT_OVERRIDE_ERROR", "DL3015")
+    monkeypatch.setenv("HADOLINT_FORMAT", "json")
+    code, out, _ = run_lint(capsys, "Dockerfile")
+    assert code == 1 and {f["code"]: f["severity"] for f in json.loads(out)["findings"]} == {"DL3015": "error"}
+    monkeypatch.setenv("HADOLINT_NOFAIL", "yes")
+    assert run_lint(capsys, "Dockerfile")[0] == 0
+    monkeypatch.setenv("HADOLINT_FORMAT", "checkstyle")
+    code, _, err = run_lint(capsys, "Dockerfile")
+    assert code == 2 and "HADOLINT_FORMAT" in err and "checkstyle" in err
+    monkeypatch.setenv("HADOLINT_FORMAT", "tty")
+    monkeypatch.setenv("HADOLINT_IGNORE", "DL30O8")
+    code, _, err = run_lint(capsys, "Dockerfile")
+    assert code == 2 and "DL30O8" in err
