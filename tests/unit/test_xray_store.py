@@ -19,7 +19,7 @@ import pytest
 
 from imagetar import dir_, file, hardlink, layer_tar, opaque, save_archive, symlink, whiteout
 from slimmer.errors import BadInput
-from slimmer.xray import store, to_json, xray_image
+from slimmer.xray import render_text, store, to_json, xray_image
 from slimmer.xray.read import _analysed
 from slimmer.xray.scan import Blob, _Positioned, hash_files, members, scan_layer
 from slimmer.xray.store import StoredLayer, StoreUnusable, chain_ids, store_layout
@@ -308,6 +308,8 @@ def test_auto_reads_the_store_when_it_can(tmp_path, monkeypatch, local, driver, 
                          local=local, driver=driver)
     report = xray_image(docker, "test/image:1")
     assert (report.read, docker.saved) == (reads, 0 if reads == "layer store" else 1)
+    assert to_json(report)["read"] == reads
+    assert render_text(report).splitlines()[0].endswith(f"(read from the {reads})")
     assert _figures(report) == _figures(xray_image(docker, "test/image:1", read="save"))
     if why is not None:
         with pytest.raises(StoreUnusable) as caught:
