@@ -42,7 +42,7 @@ from .layer import LayerRecord
 CACHE_DIR_ENV = "SLIMMER_CACHE_DIR"
 CACHE_MAX_ENV = "SLIMMER_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 500
-FORMAT = 2                      # 2: entry_points.txt captured too
+FORMAT = 3                      # 2: entry_points.txt captured too; 3: package.json, pyvenv.cfg, .pth
 _MAGIC = b"slimmer layer record\n"
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
 _STALE_TEMP_S = 3600          # a temporary file this old belongs to a run that died

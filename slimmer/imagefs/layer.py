@@ -23,7 +23,7 @@ from typing import BinaryIO
 from ..elf import ELF_MAGIC, read_elf_info
 from ..model import ElfInfo, EntryType, FsEntry
 from .codecs import LayerUnreadable
-from .sources import CAPTURE_MAX, SOURCE_SUFFIXES, SourceBudget, wanted
+from .sources import CAPTURE_MAX, SourceBudget, is_source, wanted
 
 ELF_READ_CAP = 512 << 20        # larger ELF files are indexed without ElfInfo
 SHEBANG_MAX = 256
@@ -221,9 +221,10 @@ class _ContentReader:
             elf = read_elf_info(body)
             if hasher is not None:
                 hasher.update(body[4:])
-            return elf, None, hasher.hexdigest() if hasher else None, None
+            kept = body if capture_path is not None and wanted(capture_path) else None
+            return elf, None, hasher.hexdigest() if hasher else None, kept
         if capture_path is not None and (head[:2] == b"#!" or wanted(capture_path) or (
-                capture_path.endswith(SOURCE_SUFFIXES) and self.budget.take(size))):
+                is_source(capture_path) and self.budget.take(size))):
             data = head + content.read(size - len(head))
             if data[:2] == b"#!":
                 shebang = data[2:].split(b"\n", 1)[0][:SHEBANG_MAX].decode("utf-8", "replace").strip()
