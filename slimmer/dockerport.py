@@ -40,6 +40,7 @@ class DockerPort(Protocol):
 
     # containers
     def is_local(self) -> bool: ...
+    def storage(self) -> tuple[str, str]: ...       # (root dir, storage driver) of `docker info`
     def create_container(self, image: str, *, command=None, entrypoint=None, user=None,
                          run: RunSpec | None = None, ports: Iterable[int] = (), name_hint: str = "run",
                          extra_labels: dict | None = None, stop_signal: str | None = None,

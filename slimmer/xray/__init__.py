@@ -7,6 +7,8 @@ analysis; the analysis is pure: it takes the per-layer data of imagefs
   read.py      xray_image, the one call for the CLI and lint (`docker save` of an image,
                docker-archive:FILE.tar, oci:DIR, oci-archive:FILE.tar); layer_instructions
   layout.py    where the config and layer blobs are: docker save archives, OCI image layouts
+  store.py     an image of the daemon read from Docker's layer store (tar-split and diff
+               dirs, no docker save) when it is readable; read.py falls back to docker save
   scan.py      a layer's files from its tar headers; content hashes only for the files asked
   analyse.py   analyse: sizes, reclaimable bytes, efficiency, per-layer changes, caches,
                largest files and directories, duplicates (how each figure is scored)
