@@ -18,6 +18,7 @@ from . import build as build_stage
 from . import compose
 from . import dockerfile as dockerfile_stage
 from . import imagefs
+from . import index as index_stage
 from . import inspect as inspect_stage
 from . import keep as keep_stage
 from . import report as report_stage
@@ -192,10 +193,11 @@ def _build(docker: DockerPort, request: BuildRequest, emit: Emit, timer: _Timer)
 def _slim(docker: DockerPort, request: BuildRequest, image, tag: str, emit: Emit, timer: _Timer) -> BuildOutcome:
     """Trace, keep, build, verify (and repair), report: the part that runs in the run context."""
     # The index streams `docker save` while the app runs under the sensor.
-    indexer = _Indexer(docker, image, timer)
+    indexer = index_stage.Indexer(docker, image, timer)
     with timer.stage("trace"):
         runs = trace_runs(docker, image, request, emit)
     read = indexer.result()
+    emit(Note("index", f"{read.layers} layers, {len(read.index)} paths, from the {read.source}"))
     index = read.index
     # the saved config's empty_layer flags pair history with layers (the heuristic otherwise)
     image = inspect_stage.with_config_history(docker, image, (read.config or {}).get("history"))
@@ -447,22 +449,6 @@ def failure_messages(verification: Verification | None, gates) -> list[str]:
     return failures
 
 
-class _Indexer:
-    """imagefs.index_image_cached on a thread: `docker save` streams while the app is traced,
-    unless the layer cache holds every layer of the image."""
-
-    def __init__(self, docker: Docker, image, timer: _Timer):
-        self.box: dict = {}
-        self.thread = threading.Thread(target=_index_into, args=(docker, image, self.box, timer), daemon=True)
-        self.thread.start()
-
-    def result(self) -> imagefs.IndexRead:
-        self.thread.join()
-        if "error" in self.box:
-            raise self.box["error"]
-        return self.box["read"]
-
-
 SENSOR_PLATFORM = ("linux", "amd64")
 
 
@@ -483,19 +469,6 @@ def write_artifacts(directory: str | None, image, keep_set, index):
     except OSError as exc:
         raise SlimError("cannot write the artifacts directory", f"{directory}: {exc.strerror}",
                         "free some space or choose another directory with --artifacts DIR") from exc
-
-
-def _index_into(docker: Docker, image, box: dict, timer: _Timer) -> None:
-    try:
-        with timer.stage("index"):
-            box["read"] = imagefs.index_image_cached([layer.digest for layer in image.layers],
-                                                     lambda: docker.export_image(image.id),
-                                                     imagefs.default_cache(), image_id=image.id)
-    except SlimError as exc:
-        box["error"] = exc
-    except Exception as exc:  # surfaced in the main thread with what failed
-        box["error"] = SlimError("reading the image's layers failed", f"{type(exc).__name__}: {exc}",
-                                 "rerun with --debug and report it")
 
 
 def merge_traces(traces: list[TraceLog]) -> TraceLog:

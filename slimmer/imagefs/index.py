@@ -38,8 +38,9 @@ class IndexRead:
     index: ImageIndex
     layers: int                  # layers in the image
     from_cache: int              # of which taken from the layer cache
-    save_read: bool              # whether `docker save` was read at all
+    save_read: bool              # whether `docker save` (or the stream given for it) was read at all
     config: dict | None = None   # the image config (history with empty_layer flags, rootfs, ...)
+    source: str = ""             # how it was read: "layer cache", "docker save", "layer store" (slimmer/index.py)
 
     @property
     def parsed(self) -> int:
@@ -64,7 +65,8 @@ def index_image_cached(diff_ids: Sequence[str], open_save: Callable[[], Abstract
         layers = [known[diff_id].files("", index, diff_id) for index, diff_id in enumerate(diff_ids)]
         for layer in layers:
             remember_size(layer.digest, layer.size_bytes)
-        return IndexRead(merge_layers(layers), len(layers), len(layers), save_read=False, config=config)
+        return IndexRead(merge_layers(layers), len(layers), len(layers), save_read=False, config=config,
+                         source="layer cache")
     try:
         with open_save() as stream:
             saved = read_saved_image(stream, cache=cache, known=known)
@@ -73,4 +75,4 @@ def index_image_cached(diff_ids: Sequence[str], open_save: Callable[[], Abstract
         with open_save() as stream:
             saved = read_saved_image(stream, cache=cache)
     return IndexRead(merge_layers(saved.layers), len(saved.layers), saved.from_cache, save_read=True,
-                     config=saved.config)
+                     config=saved.config, source="docker save")

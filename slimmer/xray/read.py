@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -28,7 +27,8 @@ from .layout import (ARCHIVE_PREFIX, OCI_ARCHIVE_PREFIX, OCI_PREFIX, ImageLayout
                      needs_docker, open_archive, spool, split_oci_reference)
 from .report import XrayReport
 from .scan import HashStats, ScannedLayer, hash_files, scan_layer
-from .store import StoreUnusable, store_layout
+from ..docker_api.store import StoreUnusable, store_root
+from .store import store_layout
 
 BASE_LABEL = "org.opencontainers.image.base.name"
 
@@ -76,17 +76,9 @@ def xray_image(docker, reference: str, *, duplicates: bool = True, read: str = "
 
 
 def _from_store(docker, info: ImageInfo, reference: str, duplicates: bool) -> XrayReport:
-    """REFERENCE read from the layer store; StoreUnusable when it cannot be (store.py, rule 4).
-    SLIMMER_DOCKER_ROOT names another root dir than the daemon's (tests)."""
-    if not docker.is_local():
-        raise StoreUnusable("the Docker daemon is not on this host, so its layer store is out of reach",
-                            f"DOCKER_HOST={os.environ.get('DOCKER_HOST', '')}")
-    root, driver = docker.storage()
-    image_driver = (docker.inspect_image(info.id).get("GraphDriver") or {}).get("Name") or ""
-    if image_driver != driver:
-        raise StoreUnusable("the image is not in the daemon's storage driver",
-                            f"image: {image_driver or '(none)'}, daemon: {driver or '(none)'}")
-    layout = store_layout(os.environ.get("SLIMMER_DOCKER_ROOT") or root, info.id, info.repo_tags, driver)
+    """REFERENCE read from the layer store; StoreUnusable when it cannot be (docker_api/store.py, rule 4)."""
+    root, driver = store_root(docker, info.id)
+    layout = store_layout(root, info.id, info.repo_tags, driver)
     return _daemon_report(docker, info, layout, reference, duplicates, READ_STORE)
 
 

@@ -192,6 +192,9 @@ class FakeDocker:
     def is_local(self) -> bool:
         return True
 
+    def storage(self) -> tuple[str, str]:
+        return "", ""                 # no layer store: the image is read through export_image
+
     def create_container(self, image: str, *, command=None, entrypoint=None, user=None, run=None,
                          ports=(), name_hint="run", extra_labels=None, stop_signal=None,
                          log_driver=None, healthcheck=True, stdin=False) -> str:

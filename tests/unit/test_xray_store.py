@@ -1,4 +1,5 @@
-"""Reading a layer from Docker's layer store (slimmer/xray/store.py), without Docker.
+"""Reading a layer from Docker's layer store (slimmer/docker_api/store.py, slimmer/xray/store.py),
+without Docker.
 
 Each test writes a real layer tar with tarfile, then what Docker keeps of it: a
 tar-split.json.gz (raw segments and file entries, one JSON object a line, as Go's
@@ -19,7 +20,8 @@ import pytest
 
 from imagetar import dir_, file, hardlink, layer_tar, opaque, save_archive, symlink, whiteout
 from slimmer.errors import BadInput
-from slimmer.xray import render_text, store, to_json, xray_image
+from slimmer.docker_api import store
+from slimmer.xray import render_text, to_json, xray_image
 from slimmer.xray.read import _analysed
 from slimmer.xray.scan import Blob, _Positioned, hash_files, members, scan_layer
 from slimmer.xray.store import StoredLayer, StoreUnusable, chain_ids, store_layout
