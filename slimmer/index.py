@@ -21,6 +21,7 @@ from . import imagefs
 from .docker_api.store import StoreUnusable, locate_image, saved_image_stream, store_root
 from .dockerport import DockerPort
 from .errors import SlimError
+from .model import EntryType
 
 READ_ENV = "SLIMMER_READ"      # "auto" (default) or "save"
 
@@ -69,3 +70,47 @@ class Indexer:
         if "error" in self.box:
             raise self.box["error"]
         return self.box["read"]
+
+
+class StoreFileReader:
+    """A file of the image read straight from the layer that last wrote it, in Docker's layer
+    store (the keep stage's on-demand reads: otherwise one container archive request each,
+    0.1-0.6 s); FALLBACK (docker_api's ImageFileReader) for what the store cannot give: a
+    path the index does not hold as a file, or a file whose size is not the index's."""
+
+    MAX_BYTES = 16 << 20
+
+    def __init__(self, stored, index, fallback):
+        self.diff_dirs = [layer.diff_dir for layer in stored.layers]
+        self.index = index
+        self.fallback = fallback
+
+    def __call__(self, path: str) -> bytes | None:
+        entry = self.index.get(path)
+        if entry is None or entry.size > self.MAX_BYTES:
+            return self.fallback(path)
+        # a hardlink's name is a name of the same file in its layer's directory
+        if entry.type not in (EntryType.FILE, EntryType.HARDLINK) or not 0 <= entry.layer < len(self.diff_dirs):
+            return self.fallback(path)
+        try:
+            with open(os.path.join(self.diff_dirs[entry.layer], path.lstrip("/")), "rb") as handle:
+                data = handle.read(self.MAX_BYTES + 1)
+        except OSError:
+            return self.fallback(path)
+        return data if len(data) == entry.size else self.fallback(path)
+
+    def close(self) -> None:
+        self.fallback.close()
+
+
+def file_reader(docker: DockerPort, image, index):
+    """What the keep stage reads files of IMAGE with: from the layer store when it is
+    readable (StoreFileReader), else through a container (docker.file_reader)."""
+    fallback = docker.file_reader(image.id)
+    if os.environ.get(READ_ENV, "auto").strip().lower() == "save":
+        return fallback
+    try:
+        root, driver = store_root(docker, image.id)
+        return StoreFileReader(locate_image(root, image.id, driver), index, fallback)
+    except StoreUnusable:
+        return fallback

@@ -411,7 +411,7 @@ def trace_runs(docker: DockerPort, image, request: BuildRequest, emit: Emit):
 
 
 def compute_keep_set(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, options: KeepOptions):
-    reader = docker.file_reader(image.id)
+    reader = index_stage.file_reader(docker, image, index)
 
     def read_file(path: str) -> bytes | None:
         # bytes captured while indexing first; a created container for the rest

@@ -95,3 +95,36 @@ def test_a_warm_layer_cache_reads_nothing(store, tmp_path, monkeypatch):
     again = read_index(docker, image)
     assert again.source == "layer cache" and docker.saved == 0
     _same(first, again)
+
+
+class _Fallback:
+    def __init__(self):
+        self.asked: list[str] = []
+        self.closed = False
+
+    def __call__(self, path: str):
+        self.asked.append(path)
+        return b"from a container"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_keep_stage_reads_files_from_the_layer_that_wrote_them(store):
+    from slimmer.index import StoreFileReader
+    root, image, docker = store
+    index = read_index(docker, image).index
+    fallback = _Fallback()
+    reader = StoreFileReader(locate_image(str(root), image.id), index, fallback)
+    assert reader("/etc/a") == b"A" * 150                   # layer 1's version, not layer 0's
+    assert reader("/usr/bin/tool2") == b"T" * 1000           # a hardlink: the same file
+    assert reader("/opt/copy1") == b"T" * 1000
+    assert fallback.asked == []
+    assert reader("/data/big") == b"from a container"        # deleted by a whiteout: not in the index
+    assert reader("/etc") == b"from a container"             # not a file
+    changed = root / "overlay2" / "cache2" / "diff" / "opt" / "other"
+    changed.write_bytes(b"short")                            # the store no longer matches the index
+    assert reader("/opt/other") == b"from a container"
+    assert fallback.asked == ["/data/big", "/etc", "/opt/other"]
+    reader.close()
+    assert fallback.closed
