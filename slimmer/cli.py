@@ -282,9 +282,18 @@ def add_xray_parser(commands) -> None:
                      help="write a self-contained HTML page: layers, findings, each layer's file tree")
     sub.add_argument("--tree", metavar="LAYER",
                      help="print the files LAYER added (+), modified (~) and removed (-) as a tree; "
-                          "LAYER is an index, -1 for the top layer, or all")
+                          "LAYER is an index, -1 for the top layer, or all; with --unmodified, the whole "
+                          "filesystem at LAYER with those marks")
+    sub.add_argument("--unmodified", action="store_true",
+                     help="show the whole filesystem at the layer, as dive does (its ^U): the unmodified paths "
+                          "too, the layer's changes marked; with --tree LAYER|all, --json (the layers --tree "
+                          "selects, else all: each layer's files) and --html (a 'changed files only' toggle)")
+    sub.add_argument("--tree-depth", type=int, default=0, metavar="N",
+                     help="with --unmodified, list N directory levels in --tree and --json (like tree -L; 0: all, "
+                          "the default)")
     sub.add_argument("--tree-limit", type=int, default=1000, metavar="N",
-                     help="changed paths listed per layer in --json and --html, biggest first (0: all; default 1000)")
+                     help="changed paths listed per layer in --json and --html, biggest first (0: all; default "
+                          "1000); --unmodified's whole filesystem is not cut by it")
     sub.add_argument("--read", choices=("auto", "store", "save"), default="auto",
                      help="how to read an image of the daemon: store (Docker's layer store, overlay2, as root on "
                           "the daemon's host), save (docker save), auto (the store when readable, else docker "
@@ -308,8 +317,19 @@ def add_xray_parser(commands) -> None:
 
 def run_xray(args) -> int:
     from . import xray
+    from .xray.tree import full_trees, render_full_tree
     if args.tree_limit < 0:
         raise BadInput("--tree-limit must be 0 or more", args.tree_limit, "e.g. --tree-limit 5000, or 0 for all")
+    if args.tree_depth < 0:
+        raise BadInput("--tree-depth must be 0 or more", args.tree_depth, "e.g. --tree-depth 3, or 0 for all levels")
+    if args.tree_depth and not args.unmodified:
+        raise BadInput("--tree-depth cuts the whole-filesystem view, which was not asked for", args.tree_depth,
+                       "add --unmodified (--tree LAYER --unmodified --tree-depth N); the changes-only tree is "
+                       "never cut")
+    if args.unmodified and args.tree is None and not args.json and not args.html:
+        raise BadInput("--unmodified shows the whole filesystem in a file tree, and none was asked for",
+                       "--unmodified", "add --tree LAYER (an index, -1 for the top layer, or all), --json or "
+                                       "--html FILE, e.g. slim xray IMAGE --tree -1 --unmodified")
     rules = dict(xray.load_ci_rules(".", args.ci_config))
     for name in xray.RULES:
         value = getattr(args, name, None)
@@ -324,15 +344,22 @@ def run_xray(args) -> int:
     report = xray.xray_image(docker, args.image, read=args.read)
     results = xray.evaluate_rules(report, rules) if (args.ci or rules) else []
     trees = []
+    layers = report.layers
+    if args.tree is not None and args.tree != "all":
+        layers = [xray.select_layer(report, args.tree)]
+    full = {}                   # the whole filesystem of the layers asked for, built only now (--unmodified)
+    if args.unmodified:
+        full = {layer.index: rows for layer, rows in full_trees(report.layers, {l.index for l in layers})}
     if args.tree is not None:
-        layers = report.layers if args.tree == "all" else [xray.select_layer(report, args.tree)]
-        trees = [xray.render_tree(layer) for layer in layers]
+        trees = [render_full_tree(layer, full[layer.index], args.tree_depth) if args.unmodified
+                 else xray.render_tree(layer) for layer in layers]
     if args.html:
         from .html import render_xray_html
         with open(args.html, "w", encoding="utf-8") as handle:
-            handle.write(render_xray_html(report, tree_limit=args.tree_limit))
+            handle.write(render_xray_html(report, tree_limit=args.tree_limit, full=full))
     if args.json:
-        print(json.dumps(xray.to_json(report, results, tree_limit=args.tree_limit), indent=2))
+        print(json.dumps(xray.to_json(report, results, tree_limit=args.tree_limit, full=full,
+                                      depth=args.tree_depth), indent=2))
     elif trees:
         print("\n\n".join(trees))
         if results:

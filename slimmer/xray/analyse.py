@@ -13,7 +13,11 @@ How the figures are scored:
   6. per layer: added = paths new to the filesystem, modified = paths that
      overwrite a lower layer's version, deleted = lower-layer versions this
      layer hides; directories are not counted (every layer touches a few);
-  7. the per-layer file tree (tree.py) lists the same paths with their mark.
+  7. the per-layer file tree (tree.py) lists the same paths with their mark;
+     the directories a layer makes new to the filesystem are kept by path only
+     (LayerReport.dirs_added), so the whole filesystem at any layer can be
+     replayed from the changes when asked (tree.py's full view), empty
+     directories included, without a second merge.
 Where advice goes is findings.py's rules a-c: an imported base layer (a rootfs
 ADDed by the base image, or a bottom layer with no instruction) is context.
 """
@@ -97,18 +101,22 @@ def analyse(layers: Iterable[LayerFiles], instructions: Sequence[str] = (), *, i
     tree = MergedTree(on_hidden)
     changes: list[tuple[Change, Change]] = []
     trees = []
+    new_dirs: list[tuple[str, ...]] = []
     merged: list[_Layer] = []
     for layer in layers:
         merged.append(_Layer(layer.index, layer.digest, layer.size_bytes, layer.hashes))
         overwritten_paths.clear()
         removed_here.clear()
+        dirs = [entry.path for entry in layer.entries if entry.type is EntryType.DIR]
+        had_dir = {path for path in dirs if (old := tree.entries.get(path)) is not None and old.type is EntryType.DIR}
         tree.apply(layer)
+        new_dirs.append(tuple(path for path in dirs if path not in had_dir or path in removed_here))
         last_version = {entry.path: entry for entry in layer.entries if entry.type is not EntryType.DIR}
         added = [e for p, e in last_version.items() if p not in overwritten_paths]
         modified = [e for p, e in last_version.items() if p in overwritten_paths]
         changes.append((_change(added), _change(modified)))
         trees.append(file_changes(added, modified, removed_here))
-        del layer, last_version, added, modified
+        del layer, last_version, added, modified, dirs, had_dir
     layers = merged
     instructions += [""] * (len(layers) - len(instructions))
     index = tree.index()
@@ -138,7 +146,7 @@ def analyse(layers: Iterable[LayerFiles], instructions: Sequence[str] = (), *, i
                     deleted=Change(*deleted_by.get(layer.index, (0, 0))),
                     caches=caches.get(layer.index, {}),
                     hidden_later=Change(*hidden_from.get(layer.index, (0, 0))),
-                    changes=trees[position], imported=is_imported(instructions[position], position))
+                    changes=trees[position], dirs_added=new_dirs[position], imported=is_imported(instructions[position], position))
         for position, layer in enumerate(layers))
 
     duplicates = _duplicates(files, layers, content_hashes)

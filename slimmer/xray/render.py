@@ -1,18 +1,21 @@
 """`slim xray`'s outputs: the JSON schema (kept apart from the dataclasses on purpose) and the text."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..textfmt import human_size
 from .ci import RuleResult
-from .report import Change, XrayReport
-from .tree import TREE_LIMIT, tree_json
+from .report import Change, FileChange, XrayReport
+from .tree import TREE_LIMIT, full_tree_json, tree_json
 
 
-def to_json(report: XrayReport, rules: Sequence[RuleResult] = (), *, tree_limit: int = TREE_LIMIT) -> dict:
+def to_json(report: XrayReport, rules: Sequence[RuleResult] = (), *, tree_limit: int = TREE_LIMIT,
+            full: Mapping[int, Sequence[FileChange]] | None = None, depth: int = 0) -> dict:
     """The JSON schema of `slim xray --json` (kept apart from the dataclasses on purpose).
 
-    tree_limit: changed paths listed per layer (0: all)."""
+    tree_limit: changed paths listed per layer (0: all). full: the whole filesystem of the layers
+    asked for (--unmodified; tree.full_trees' rows by layer index), listed as their "files",
+    down to DEPTH levels (0: all); --tree-limit does not cut it."""
     def change(item: Change) -> dict:
         return {"count": item.count, "bytes": item.bytes}
     data = {
@@ -28,7 +31,9 @@ def to_json(report: XrayReport, rules: Sequence[RuleResult] = (), *, tree_limit:
                     "imported": l.imported,
                     "added": change(l.added), "modified": change(l.modified), "deleted": change(l.deleted),
                     "hidden_later": change(l.hidden_later), "caches": dict(l.caches),
-                    "tree": tree_json(l.changes, tree_limit)} for l in report.layers],
+                    "tree": tree_json(l.changes, tree_limit),
+                    **({"files": full_tree_json(full[l.index], depth)} if full and l.index in full else {})}
+                   for l in report.layers],
         "largest": [{"path": f.path, "bytes": f.bytes, "layer": f.layer} for f in report.largest_files],
         "largest_dirs": [{"path": d.path, "bytes": d.bytes} for d in report.largest_dirs],
         "duplicates": [{"sha256": d.sha256, "size_bytes": d.size_bytes, "paths": list(d.paths),

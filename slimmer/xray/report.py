@@ -14,7 +14,7 @@ class Change:
 @dataclass(frozen=True, slots=True)
 class FileChange:
     path: str
-    change: str                  # "added", "modified" or "removed"
+    change: str                  # "added", "modified" or "removed"; "" for an unmodified path (tree.full_tree)
     bytes: int                   # content bytes in this layer; for "removed", the bytes hidden under path
     type: str = "file"           # EntryType value: file, dir, symlink, hardlink, ...
 
@@ -31,6 +31,7 @@ class LayerReport:
     caches: Mapping[str, int] = field(default_factory=dict)   # cache kind -> bytes it left in the image
     hidden_later: Change = Change()   # this layer's file versions that later layers hide (still shipped)
     changes: tuple[FileChange, ...] = ()   # the layer's file tree: every added, modified, removed path
+    dirs_added: tuple[str, ...] = ()   # directories new to the filesystem here (tree.full_tree's empty ones)
     imported: bool = False       # a base layer the user imported (analyse's rule a): context, not advice
 
     @property
