@@ -82,6 +82,36 @@ def _accepts(endpoint: Endpoint) -> bool:
         return False
 
 
+def plain_reply(endpoint: Endpoint, timeout_s: float = 5) -> bytes:
+    """The first bytes a port answers a plain `GET / HTTP/1.0` with (b"": it closed, or stayed
+    silent for TIMEOUT_S)."""
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout_s) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: slimmer\r\n\r\n")
+            return sock.recv(64)
+    except OSError:
+        return b""
+
+
+def port_scheme(endpoint: Endpoint) -> str | None:
+    """"http", "https", or None (another protocol) for a port that accepts connections.
+
+    1. a plain HTTP request answered with "HTTP/" and a status other than 400: http (400
+       is how nginx and Go answer plain HTTP on a TLS port: on to 3);
+    2. answered with other bytes that are no TLS record (a TLS server answers plaintext with
+       an alert, 0x15, or closes): another protocol (redis's -ERR, postgres's error),
+       with no TLS handshake to wait 3 s on for a server that never answers one;
+    3. otherwise (closed, silent, a TLS record): https when a TLS handshake succeeds and
+       the server then speaks HTTP, else http when it speaks HTTP, else None."""
+    reply = plain_reply(endpoint)
+    if reply.startswith(b"HTTP/") and reply.split(b" ", 2)[1:2] != [b"400"]:
+        return "http"
+    if reply and not reply.startswith(b"HTTP/") and reply[0] not in (0x15, 0x16):
+        return None
+    scheme = "https" if speaks_tls(endpoint) else "http"
+    return scheme if speaks_http(endpoint, scheme) else None
+
+
 def speaks_tls(endpoint: Endpoint) -> bool:
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -264,8 +294,8 @@ class ProbeSession:
         http_ports: dict[int, str] = {}
         for port in ports:
             endpoint = self.app.wait_for_port(port)
-            scheme = "https" if speaks_tls(endpoint) else "http"
-            if speaks_http(endpoint, scheme):
+            scheme = port_scheme(endpoint)
+            if scheme is not None:
                 http_ports[port] = scheme
             else:
                 self._total += 1

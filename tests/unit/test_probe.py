@@ -511,3 +511,51 @@ def test_build_progress_in_a_ci_log_prints_lines_without_carriage_returns(capsys
     assert "\r" not in err
     assert err.splitlines() == ["[build] building app:1-slim", "[build] step 1/3: FROM app:1 AS original",
                                 "[verify] probe 1/2 GET /: ok"]
+
+
+# --- which protocol a port speaks ---------------------------------------------------------
+
+def _server(answer: bytes | None):
+    """A local TCP server answering every connection's first bytes with ANSWER and closing
+    (None: it reads and closes without a word)."""
+    import socket as socketlib
+    import threading
+    listener = socketlib.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.recv(4096)
+                    if answer is not None:
+                        conn.sendall(answer)
+                except OSError:
+                    pass
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize("answer, scheme, tls_tried", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", "http", False),
+    (b"-ERR wrong number of arguments for 'get' command\r\n", None, False),       # redis
+    (b"E\x00\x00\x00\x56SFATAL\x00", None, False),                                 # postgres
+    (b"HTTP/1.1 400 Bad Request\r\n\r\nThe plain HTTP request was sent to HTTPS port", "http", True),
+])
+def test_port_scheme_asks_tls_only_when_the_plain_answer_leaves_it_open(answer, scheme, tls_tried, monkeypatch):
+    from slimmer import probe as probe_module
+    tried = []
+    real = probe_module.speaks_tls
+    monkeypatch.setattr(probe_module, "speaks_tls", lambda endpoint: tried.append(endpoint) or real(endpoint))
+    listener = _server(answer)
+    try:
+        endpoint = probe_module.Endpoint(80, "127.0.0.1", listener.getsockname()[1])
+        assert probe_module.port_scheme(endpoint) == scheme
+    finally:
+        listener.close()
+    assert bool(tried) is tls_tried
