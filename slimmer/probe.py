@@ -84,10 +84,11 @@ def _accepts(endpoint: Endpoint) -> bool:
 
 def plain_reply(endpoint: Endpoint, timeout_s: float = 5) -> bytes:
     """The first bytes a port answers a plain `GET / HTTP/1.0` with (b"": it closed, or stayed
-    silent for TIMEOUT_S)."""
+    silent for TIMEOUT_S). No Host header (HTTP/1.0 needs none): redis drops a connection
+    that sends one, unanswered, as a cross-protocol attack."""
     try:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout_s) as sock:
-            sock.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: slimmer\r\n\r\n")
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
             return sock.recv(64)
     except OSError:
         return b""
