@@ -515,9 +515,9 @@ def test_build_progress_in_a_ci_log_prints_lines_without_carriage_returns(capsys
 
 # --- which protocol a port speaks ---------------------------------------------------------
 
-def _server(answer: bytes | None):
-    """A local TCP server answering every connection's first bytes with ANSWER and closing
-    (None: it reads and closes without a word)."""
+def _server(answer):
+    """A local TCP server answering every connection's first bytes with ANSWER (bytes, or a
+    function of the bytes received) and closing (None: it reads and closes without a word)."""
     import socket as socketlib
     import threading
     listener = socketlib.socket()
@@ -532,9 +532,10 @@ def _server(answer: bytes | None):
                 return
             with conn:
                 try:
-                    conn.recv(4096)
-                    if answer is not None:
-                        conn.sendall(answer)
+                    request = conn.recv(4096)
+                    reply = answer(request) if callable(answer) else answer
+                    if reply is not None:
+                        conn.sendall(reply)
                 except OSError:
                     pass
     threading.Thread(target=serve, daemon=True).start()
@@ -544,6 +545,8 @@ def _server(answer: bytes | None):
 @pytest.mark.parametrize("answer, scheme, tls_tried", [
     (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", "http", False),
     (b"-ERR wrong number of arguments for 'get' command\r\n", None, False),       # redis
+    # redis drops a request with a Host line unanswered (a cross-protocol attack to it)
+    (lambda request: None if b"Host:" in request else b"-ERR wrong number of arguments\r\n", None, False),
     (b"E\x00\x00\x00\x56SFATAL\x00", None, False),                                 # postgres
     (b"HTTP/1.1 400 Bad Request\r\n\r\nThe plain HTTP request was sent to HTTPS port", "http", True),
 ])
