@@ -343,25 +343,35 @@ def run_xray(args) -> int:
         docker = Docker()
     report = xray.xray_image(docker, args.image, read=args.read)
     results = xray.evaluate_rules(report, rules) if (args.ci or rules) else []
-    trees = []
     layers = report.layers
     if args.tree is not None and args.tree != "all":
         layers = [xray.select_layer(report, args.tree)]
+    wanted = {layer.index for layer in layers}
     full = {}                   # the whole filesystem of the layers asked for, built only now (--unmodified)
-    if args.unmodified:
-        full = {layer.index: rows for layer, rows in full_trees(report.layers, {l.index for l in layers})}
-    if args.tree is not None:
-        trees = [render_full_tree(layer, full[layer.index], args.tree_depth) if args.unmodified
-                 else xray.render_tree(layer) for layer in layers]
+    if args.unmodified and (args.json or args.html):
+        full = {layer.index: rows for layer, rows in full_trees(report.layers, wanted)}
     if args.html:
         from .html import render_xray_html
         with open(args.html, "w", encoding="utf-8") as handle:
             handle.write(render_xray_html(report, tree_limit=args.tree_limit, full=full))
     if args.json:
-        print(json.dumps(xray.to_json(report, results, tree_limit=args.tree_limit, full=full,
-                                      depth=args.tree_depth), indent=2))
-    elif trees:
-        print("\n\n".join(trees))
+        data = xray.to_json(report, results, tree_limit=args.tree_limit, full=full, depth=args.tree_depth)
+        del full
+        chunks: list[str] = []                  # streamed in 64k pieces: --unmodified's JSON can be MBs
+        for chunk in json.JSONEncoder(indent=2).iterencode(data):
+            chunks.append(chunk)
+            if len(chunks) >= 8192:
+                sys.stdout.write("".join(chunks))
+                chunks.clear()
+        sys.stdout.write("".join(chunks) + "\n")
+    elif args.tree is not None:
+        if args.unmodified:                     # one layer at a time: --tree all can be long
+            trees = (render_full_tree(layer, rows, args.tree_depth)
+                     for layer, rows in full_trees(report.layers, wanted))
+        else:
+            trees = (xray.render_tree(layer) for layer in layers)
+        for position, tree in enumerate(trees):
+            print(("\n" if position else "") + tree)
         if results:
             print("\nCI rules:\n" + "\n".join(f"  {r.message}" for r in results))
     else:

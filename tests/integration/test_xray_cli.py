@@ -122,6 +122,38 @@ def test_xray_tree_and_docker_archive(wasteful_image, tmp_path):
     assert added[-1] == "    3.0 MB  └── + waste.bin"
 
 
+# paths the daemon puts in every container (its init layer; a RUN layer may hold some of them too)
+CONTAINER_INIT = {"/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc/mtab"}
+
+
+def test_xray_unmodified_is_the_filesystem_a_container_gets(wasteful_image, tmp_path):
+    """--unmodified at the top layer lists what the daemon itself puts in a container of the image."""
+    docker = Docker()
+    container = docker.create_container(wasteful_image["tag"], command=["true"], name_hint="xray-fs")
+    try:
+        in_container = {m.name for m in docker.get_archive(container, "/") if m.name} - CONTAINER_INIT
+    finally:
+        docker.cleanup()
+    page = tmp_path / "xray.html"
+    proc = slim("xray", wasteful_image["tag"], "--json", "--tree", "-1", "--unmodified", "--html", str(page))
+    assert proc.returncode == 0, proc.stderr
+    layers = json.loads(proc.stdout)["layers"]
+    assert ["files" in layer for layer in layers] == [False, False, False, True]
+    files = {row["path"]: row for row in layers[3]["files"]["paths"]}
+    assert files["/waste.bin"] == {"path": "/waste.bin", "size": WASTE, "type": "file", "change": "removed"}
+    assert files["/hello.txt"]["change"] is None and files["/usr/bin/perl"]["change"] is None
+    present = {path for path, row in files.items() if row["change"] != "removed"}
+    assert present - CONTAINER_INIT == in_container, (sorted(present - in_container)[:5], sorted(in_container - present)[:5])
+    assert layers[3]["files"]["count"] == len(present)
+    text = slim("xray", wasteful_image["tag"], "--tree", "2", "--unmodified", "--tree-depth", "1")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert "    3.0 MB  └── waste.bin" in lines and "       6 B  ├── + hello.txt" in lines   # unmodified, added
+    assert any("── usr/  (" in line and "paths below not shown" in line for line in lines)
+    html = page.read_text()
+    assert "changed files only" in html and 'data-path="/usr/bin/perl"' in html and "<script" not in html
+
+
 def test_xray_base_image_and_html(tmp_path):
     page = tmp_path / "xray.html"
     proc = slim("xray", BASE, "--json", "--html", str(page))
