@@ -276,11 +276,10 @@ class _WholeView:
                              f'<span class="mark"></span><span class="name">{escape(name)}</span>{sizes}</li>')
                 continue
             classes.append("d")
-            for index, row in child.rows.items():
-                if row.change != "removed":
-                    held = _kinds_under(child, index)
-                    classes.append(f"k{index}-" + "".join(_KIND_LETTER[k] for k in KINDS + ("unmodified",)
-                                                           if k in held))
+            for index, row in child.rows.items():      # a path that is no directory at INDEX holds itself
+                held = _kinds_under(child, index) if row.type == "dir" and row.change != "removed" \
+                    else {row.change or "unmodified"}
+                classes.append(f"k{index}-" + "".join(_KIND_LETTER[k] for k in KINDS + ("unmodified",) if k in held))
             items.append(f'<li class="{" ".join(classes)}" data-path="{escape(child_path)}"><details>'
                          f'<summary><span class="mark"></span><span class="name">{escape(name)}/</span>{sizes}'
                          f'</summary>{self.listing(child, child_path)}</details></li>')
@@ -310,7 +309,7 @@ class _WholeView:
             for letter, kind in (("a", "added"), ("m", "modified"), ("r", "removed")):
                 rules.append(f"{at}~.whole .{letter}{i}>.mark::before,{at}~.whole .{letter}{i}>details>summary>"
                              f".mark::before{{content:'{MARKS[kind]}';color:{colors[letter]}}}")
-                rules.append(f"{at}~#hide-{kind}:checked~.whole li.f.{letter}{i}{{display:none}}")
+                rules.append(f"{at}~#hide-{kind}:checked~.whole li.{letter}{i}{{display:none}}")
             rules.append(f"{at}~.whole .r{i}>.name,{at}~.whole .r{i}>details>summary>.name"
                          f"{{text-decoration:line-through}}")
             rules.append(f"{at}~#only-changed:checked~.whole li.f:not(.a{i}):not(.m{i}):not(.r{i}){{display:none}}")
