@@ -272,8 +272,10 @@ class _WholeView:
             classes += [f"{_KIND_LETTER[row.change]}{index}" for index, row in child.rows.items() if row.change]
             sizes = self.sizes({index: row.bytes for index, row in child.rows.items()})
             if not child.kids and all(row.type != "dir" or row.change == "removed" for row in child.rows.values()):
+                target = child.rows[max(child.rows)].target          # a link's, at its last layer
+                arrow = f'<span class="size">&rarr; {escape(target)}</span>' if target else ""
                 items.append(f'<li class="f {" ".join(classes)}" data-path="{escape(child_path)}">'
-                             f'<span class="mark"></span><span class="name">{escape(name)}</span>{sizes}</li>')
+                             f'<span class="mark"></span><span class="name">{escape(name)}</span>{arrow}{sizes}</li>')
                 continue
             classes.append("d")
             for index, row in child.rows.items():      # a path that is no directory at INDEX holds itself

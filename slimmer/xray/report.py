@@ -17,6 +17,7 @@ class FileChange:
     change: str                  # "added", "modified" or "removed"; "" for an unmodified path (tree.full_tree)
     bytes: int                   # content bytes in this layer; for "removed", the bytes hidden under path
     type: str = "file"           # EntryType value: file, dir, symlink, hardlink, ...
+    target: str | None = None    # a symlink's target as stored, a hardlink's other path (added, modified)
 
 
 @dataclass(frozen=True)

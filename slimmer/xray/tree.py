@@ -20,7 +20,8 @@ The full view (full_trees, dive's tree with its unmodified files shown):
      (+) or modified (~) it; the paths layer N removed are listed too, marked -
      (no longer present, still shipped below), a removed directory as one row;
   6. a directory's bytes are those of the files present under it (removed paths
-     are not counted); a file's are its content bytes, 0 for links;
+     are not counted); a file's are its content bytes, 0 for links, which show
+     their target (dive's "bin → usr/bin");
   7. built only when asked, one layer at a time, from the report alone: the
      analysis keeps nothing more than each layer's changes and new directories.
 """
@@ -42,8 +43,8 @@ UNMODIFIED = ""       # FileChange.change of a path the layer did not touch (the
 def file_changes(added: list[FsEntry], modified: list[FsEntry],
                  removed: Mapping[str, list]) -> tuple[FileChange, ...]:
     """One layer's tree, sorted by path; REMOVED maps a hidden path to [type, bytes]."""
-    rows = [FileChange(e.path, "added", stored_bytes(e), e.type.value) for e in added]
-    rows += [FileChange(e.path, "modified", stored_bytes(e), e.type.value) for e in modified]
+    rows = [FileChange(e.path, "added", stored_bytes(e), e.type.value, e.link_target) for e in added]
+    rows += [FileChange(e.path, "modified", stored_bytes(e), e.type.value, e.link_target) for e in modified]
     roots: dict[str, list] = {}
     for path in sorted(removed):              # parents sort before their children
         parent = path
@@ -67,7 +68,8 @@ def full_tree_json(rows: Sequence[FileChange], depth: int = 0) -> dict:
     change null for unmodified; DEPTH > 0 keeps DEPTH levels, count still counts every path."""
     shown = [row for row in rows if not depth or row.path.count("/") <= depth]
     return {"count": sum(1 for row in rows if row.change != "removed"), "truncated": len(shown) < len(rows),
-            "paths": [{"path": r.path, "size": r.bytes, "type": r.type, "change": r.change or None} for r in shown]}
+            "paths": [{"path": r.path, "size": r.bytes, "type": r.type, "change": r.change or None,
+                       **({"target": r.target} if r.target else {})} for r in shown]}
 
 
 def tree_json(changes: Sequence[FileChange], limit: int) -> dict:
@@ -152,7 +154,8 @@ def full_trees(layers: Sequence[LayerReport],
         for change in layer.changes:
             if change.change != "removed":
                 node = _node(root, _parent_parts(change.path), create=True)
-                node[_name(change.path)] = FileChange(change.path, UNMODIFIED, change.bytes, change.type)
+                node[_name(change.path)] = FileChange(change.path, UNMODIFIED, change.bytes, change.type,
+                                                      change.target)
         if wanted is None or layer.index in wanted:
             yield layer, _rows(root, layer)
 
@@ -201,7 +204,8 @@ def _rows(root: dict, layer: LayerReport) -> tuple[FileChange, ...]:
                 total += nbytes
             else:
                 mark = marks.get(child_path, UNMODIFIED)
-                rows.append(child if mark == UNMODIFIED else FileChange(child_path, mark, child.bytes, child.type))
+                rows.append(child if mark == UNMODIFIED else
+                            FileChange(child_path, mark, child.bytes, child.type, child.target))
                 total += child.bytes
         return total
     for change in removed_rows.values():
@@ -243,7 +247,8 @@ def render_full_tree(layer: LayerReport, rows: Sequence[FileChange], depth: int 
         for position, row in enumerate(kids):
             last = position == len(kids) - 1
             branch = "└── " if last else "├── "
-            name = row.path.rsplit("/", 1)[-1] + ("/" if row.type == "dir" else "")
+            name = row.path.rsplit("/", 1)[-1] + ("/" if row.type == "dir" else "") + \
+                (f" → {row.target}" if row.target and row.change != "removed" else "")
             mark = f"{MARKS[row.change]} " if row.change else ""
             line = f"{human_size(row.bytes):>10}  {prefix}{branch}{mark}{name}"
             if row.type == "dir" and row.change != "removed" and row.path in children:

@@ -107,9 +107,9 @@ def test_text_view_of_the_whole_filesystem():
         "     160 B  ├── etc/",
         "     150 B  │   ├── ~ a",
         "      10 B  │   └── keep",
-        "       0 B  ├── lib",
+        "       0 B  ├── lib → usr/lib",
         "      50 B  ├── + new",
-        "       0 B  ├── + newlink",
+        "       0 B  ├── + newlink → /new",
         "      40 B  ├── swap/",
         "      40 B  │   └── in",
         "    1.6 kB  └── usr/",
@@ -133,6 +133,8 @@ def test_json_lists_the_whole_filesystem_of_the_layers_asked_for():
     paths = {row["path"]: row for row in files["paths"]}
     assert paths["/etc/keep"] == {"path": "/etc/keep", "size": 10, "type": "file", "change": None}
     assert paths["/cache/x"]["change"] == "removed" and paths["/cache/z"]["change"] == "added"
+    assert paths["/lib"] == {"path": "/lib", "size": 0, "type": "symlink", "change": None, "target": "usr/lib"}
+    assert paths["/newlink"]["target"] == "/new"
     assert files["count"] == len([p for p in paths.values() if p["change"] != "removed"]) and not files["truncated"]
     assert len(data["layers"][2]["tree"]["changes"]) == 1            # --tree-limit cuts the changes, not the files
     cut = to_json(report, full=full, depth=1)["layers"][2]["files"]
@@ -184,6 +186,7 @@ def test_the_page_shows_the_whole_filesystem_with_a_changed_files_only_toggle():
     assert "#at-1:checked~#only-changed:checked~.whole li.d.k1-u{display:none}" in style
     assert "#at-1:checked~#hide-added:checked~#only-changed:checked~.whole li.d.k1-au{display:none}" in style
     assert "#at-2:checked~#hide-removed:checked~.whole li.r2{display:none}" in style
+    assert '<span class="name">lib</span><span class="size">&rarr; usr/lib</span>' in page
     # a directory's bytes at each layer: /usr is 700 B at 0, 1.6 kB at 1, 0 B at 2
     usr = page.split('data-path="/usr"', 1)[1].split("</summary>", 1)[0]
     assert re.findall(r'class="size zs (z\d-\d)">([^<]+)<', usr) == [("z2-2", "0 B"), ("z0-0", "700 B"),
