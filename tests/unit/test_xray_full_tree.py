@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -238,3 +240,54 @@ def test_cli_unmodified_needs_a_view_and_depth_needs_unmodified(archive, capsys)
     assert code == 2 and "add --unmodified" in err
     code, _, err = run(capsys, archive, "--tree", "1", "--unmodified", "--tree-depth", "-1")
     assert code == 2 and "--tree-depth must be 0 or more" in err
+
+
+# --- the page in a browser: what the layer picker and the toggles show ------------------------------
+
+SEEN = """<pre id="seen"></pre><script>
+const seen = [];
+for (const li of document.querySelectorAll(".whole li[data-path]")) {
+  let shown = true;
+  for (let e = li; e && !e.classList.contains("whole"); e = e.parentElement)
+    if (e.tagName === "LI" && getComputedStyle(e).display === "none") shown = false;
+  if (!shown) continue;
+  const head = li.querySelector(":scope>.mark") ? li : li.querySelector(":scope>details>summary");
+  const mark = getComputedStyle(head.querySelector(":scope>.mark"), "::before").content;
+  const size = [...head.querySelectorAll(":scope>.size")].filter(s => getComputedStyle(s).display !== "none")
+    .map(s => s.textContent).join("|");
+  seen.push([li.dataset.path, mark === "none" ? "" : JSON.parse(mark), size]);
+}
+document.getElementById("seen").textContent = JSON.stringify(seen);
+</script></body>"""
+
+
+def seen_in_chromium(page: str, tmp_path, layer: int, *checked: str) -> dict[str, tuple[str, str]]:
+    """The rows Chromium shows with LAYER picked and the CHECKED toggles on: path -> (mark, size)."""
+    from test_html import _chromium_args
+    page = page.replace(" checked>", ">").replace(f'id="at-{layer}">', f'id="at-{layer}" checked>')
+    for toggle in checked:
+        page = page.replace(f'id="{toggle}">', f'id="{toggle}" checked>')
+    path = tmp_path / f"seen-{layer}-{'-'.join(checked)}.html"
+    path.write_text(page.replace("</body>", SEEN))
+    dom = subprocess.run(_chromium_args(tmp_path, "--dump-dom", path.as_uri()), capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    rows = json.loads(unescape(dom.split('<pre id="seen">', 1)[1].split("</pre>", 1)[0]))
+    return {path: (mark, size) for path, mark, size in rows}
+
+
+def test_the_layer_picker_and_the_toggles_in_a_browser(tmp_path):
+    _, report = saved_and_report()
+    page = render_xray_html(report, full={layer.index: rows for layer, rows in full_trees(report.layers)})
+    top = seen_in_chromium(page, tmp_path, 2)
+    expected_top = {p: (c, b) for p, (c, b, _) in rows_at(report, 2).items()}
+    assert set(top) == set(expected_top)                                # every path at layer 2, the removed too
+    assert top["/cache/z"][0] == "+" and top["/cache/x"][0] == "-" and top["/etc/a"] == ("", "150 B")
+    assert top["/usr"] == ("", "0 B") and top["/usr/lib/app"][0] == "-" and top["/swap"] == ("+", "7 B")
+    at1 = seen_in_chromium(page, tmp_path, 1)
+    assert set(at1) == set(rows_at(report, 1))
+    assert at1["/data/big"] == ("-", "5.0 kB") and at1["/etc/a"] == ("~", "150 B") and at1["/usr"] == ("", "1.6 kB")
+    assert at1["/etc/keep"] == ("", "10 B") and at1["/swap/in"] == ("", "40 B") and "/cache/z" not in at1
+    only = seen_in_chromium(page, tmp_path, 1, "only-changed")
+    assert set(only) == {"/data", "/data/big", "/etc", "/etc/a", "/new", "/newlink", "/usr", "/usr/lib",
+                         "/usr/lib/app", "/usr/lib/app/two.so"}
+    assert set(seen_in_chromium(page, tmp_path, 2, "hide-removed", "only-changed")) == {"/cache", "/cache/z", "/swap"}
