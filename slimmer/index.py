@@ -2,7 +2,7 @@
 while the app is traced (a thread: Indexer), from the first of:
 
   1. the layer cache (~/.cache/slimmer), when it holds every layer and the config: no read;
-  2. Docker's layer store (slimmer/docker_api/store.py), when the daemon is on this host
+  2. Docker's layer store (slimmer/layerstore.py), when the daemon is on this host
      and its overlay2 store is readable (root): the image assembled as `docker save`
      would give it, each layer's sha256 checked against its diff_id, without the daemon's
      save (which writes the whole image to a temporary directory before sending it: 2.8 s
@@ -18,7 +18,7 @@ import threading
 from dataclasses import replace
 
 from . import imagefs
-from .docker_api.store import StoreUnusable, locate_image, saved_image_stream, store_root
+from .layerstore import StoreUnusable, locate_image, saved_image_stream, store_root
 from .dockerport import DockerPort
 from .errors import SlimError
 from .model import EntryType

@@ -27,7 +27,7 @@ from .layout import (ARCHIVE_PREFIX, OCI_ARCHIVE_PREFIX, OCI_PREFIX, ImageLayout
                      needs_docker, open_archive, spool, split_oci_reference)
 from .report import XrayReport
 from .scan import HashStats, ScannedLayer, hash_files, scan_layer
-from ..docker_api.store import StoreUnusable, store_root
+from ..layerstore import StoreUnusable, store_root
 from .store import store_layout
 
 BASE_LABEL = "org.opencontainers.image.base.name"
@@ -76,7 +76,7 @@ def xray_image(docker, reference: str, *, duplicates: bool = True, read: str = "
 
 
 def _from_store(docker, info: ImageInfo, reference: str, duplicates: bool) -> XrayReport:
-    """REFERENCE read from the layer store; StoreUnusable when it cannot be (docker_api/store.py, rule 4)."""
+    """REFERENCE read from the layer store; StoreUnusable when it cannot be (layerstore.py, rule 4)."""
     root, driver = store_root(docker, info.id)
     layout = store_layout(root, info.id, info.repo_tags, driver)
     return _daemon_report(docker, info, layout, reference, duplicates, READ_STORE)

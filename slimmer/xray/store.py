@@ -1,10 +1,10 @@
-"""An image of the daemon as xray reads it from Docker's layer store (slimmer/docker_api/store.py:
+"""An image of the daemon as xray reads it from Docker's layer store (slimmer/layerstore.py:
 where the layers are, their tar-splits, the checks): the same ImageLayout a `docker save`
 archive gives, each layer a StoredLayer whose tar headers scan.members() walks without
 reading any file's data."""
 from __future__ import annotations
 
-from ..docker_api.store import DRIVER, READ_SAVE_HINT, StoredLayer, StoreUnusable, chain_ids, locate_image
+from ..layerstore import DRIVER, READ_SAVE_HINT, StoredLayer, StoreUnusable, chain_ids, locate_image
 from .layout import ImageLayout
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from imagetar import save_archive
 from slimmer import imagefs
-from slimmer.docker_api.store import locate_image, saved_image_stream
+from slimmer.layerstore import locate_image, saved_image_stream
 from slimmer.index import read_index
 from tests.unit.test_xray_store import LAYERS, STEPS, StoreDocker, write_store
 

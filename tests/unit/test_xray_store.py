@@ -1,4 +1,4 @@
-"""Reading a layer from Docker's layer store (slimmer/docker_api/store.py, slimmer/xray/store.py),
+"""Reading a layer from Docker's layer store (slimmer/layerstore.py, slimmer/xray/store.py),
 without Docker.
 
 Each test writes a real layer tar with tarfile, then what Docker keeps of it: a
@@ -20,7 +20,7 @@ import pytest
 
 from imagetar import dir_, file, hardlink, layer_tar, opaque, save_archive, symlink, whiteout
 from slimmer.errors import BadInput
-from slimmer.docker_api import store
+from slimmer import layerstore as store
 from slimmer.xray import render_text, to_json, xray_image
 from slimmer.xray.read import _analysed
 from slimmer.xray.scan import Blob, _Positioned, hash_files, members, scan_layer

@@ -38,7 +38,7 @@ import zlib
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
-from ..errors import BadInput
+from .errors import BadInput
 
 DRIVER = "overlay2"
 READ_SAVE_HINT = "read the image through docker save instead: slim xray --read save IMAGE"
