@@ -317,7 +317,7 @@ def add_xray_parser(commands) -> None:
 
 def run_xray(args) -> int:
     from . import xray
-    from .xray.tree import full_trees, render_full_tree
+    from .xray import full_trees, render_full_tree
     if args.tree_limit < 0:
         raise BadInput("--tree-limit must be 0 or more", args.tree_limit, "e.g. --tree-limit 5000, or 0 for all")
     if args.tree_depth < 0:

@@ -13,7 +13,8 @@ analysis; the analysis is pure: it takes the per-layer data of imagefs
   analyse.py   analyse: sizes, reclaimable bytes, efficiency, per-layer changes, caches,
                largest files and directories, duplicates (how each figure is scored)
   findings.py  plain-word findings and where advice goes (imported base layers are context)
-  tree.py      each layer's file tree (+ added, ~ modified, - removed), --tree LAYER
+  tree.py      each layer's file tree (+ added, ~ modified, - removed), --tree LAYER; with
+               --unmodified the whole filesystem at that layer, its changes marked (full_trees)
   ci.py        CI rules from flags, .slim-ci.toml and dive's .dive-ci, evaluated
   render.py    the text report and the JSON schema of `slim xray --json`
   report.py    the report's dataclasses
@@ -29,7 +30,7 @@ from .layout import OCI_ARCHIVE_PREFIX, OCI_PREFIX, needs_docker
 from .read import ARCHIVE_PREFIX, BASE_LABEL, layer_instructions, read_image, xray_archive, xray_file, xray_image
 from .render import render_text, shorten, to_json
 from .report import Change, Duplicate, FileChange, Finding, LayerReport, SizedPath, XrayReport
-from .tree import MARKS, TREE_LIMIT, render_tree, select_layer
+from .tree import MARKS, TREE_LIMIT, full_trees, render_full_tree, render_tree, select_layer
 
 
 __all__ = [
@@ -37,6 +38,6 @@ __all__ = [
     "DIVE_CI_FILE", "DIVE_KEYS", "DUPLICATE_NOISE", "MARKS", "MB", "OCI_ARCHIVE_PREFIX", "OCI_PREFIX", "RULES", "TOP_N", "TREE_LIMIT", "Change",
     "Duplicate", "FileChange", "Finding", "LayerReport", "RuleResult", "SizedPath", "XrayReport", "analyse",
     "cache_kind", "evaluate_rules", "instruction", "is_imported", "layer_instructions",
-    "load_ci_rules", "needs_docker", "parse_bytes", "parse_ratio", "read_image", "render_text", "render_tree", "rule_flag",
+    "load_ci_rules", "needs_docker", "parse_bytes", "parse_ratio", "read_image", "render_text", "render_full_tree", "render_tree", "full_trees", "rule_flag",
     "rule_name", "rule_value", "select_layer", "shorten", "to_json", "xray_archive", "xray_file", "xray_image",
 ]
