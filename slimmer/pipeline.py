@@ -412,15 +412,21 @@ def trace_runs(docker: DockerPort, image, request: BuildRequest, emit: Emit):
 
 def compute_keep_set(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, options: KeepOptions):
     reader = index_stage.file_reader(docker, image, index)
+    cache = imagefs.default_cache()
+    scans = imagefs.load_python_scans(cache)          # what earlier runs' Python sources import
+    known = len(scans or ())
 
     def read_file(path: str) -> bytes | None:
-        # bytes captured while indexing first; a created container for the rest
+        # bytes captured while indexing first; the layer store or a created container for the rest
         captured = index.contents.get(path)
         return captured if captured is not None else reader(path)
     try:
-        return keep_stage.compute_keep_set(trace, index, image, options, read_file=read_file)
+        keep_set = keep_stage.compute_keep_set(trace, index, image, options, read_file=read_file,
+                                               python_scans=scans)
     finally:
         reader.close()
+    imagefs.save_python_scans(cache, scans, known)
+    return keep_set
 
 
 def verify_runs(docker: DockerPort, image, index: ImageIndex, slim: _Slim, runs, emit: Emit):

@@ -16,7 +16,8 @@ layer cache when every layer of the image was indexed before. One module per job
 """
 from __future__ import annotations
 
-from .cache import CACHE_DIR_ENV, CACHE_MAX_ENV, CacheStats, LayerCache, default_cache
+from .cache import (CACHE_DIR_ENV, CACHE_MAX_ENV, CacheStats, LayerCache, default_cache, load_python_scans,
+                    save_python_scans)
 from .codecs import LAYER_CODECS
 from .index import IndexRead, index_image, index_image_cached
 from .layer import (ELF_READ_CAP, OPAQUE_MARKER, SHEBANG_MAX, STREAM_BUFFER, WHITEOUT_PREFIX, LayerFiles,
@@ -31,7 +32,7 @@ __all__ = [
     "CACHE_DIR_ENV", "CACHE_MAX_ENV", "CAPTURE_MAX", "CAPTURED_CONTENT", "CacheStats", "ELF_READ_CAP",
     "HiddenCallback", "IndexRead", "LAYER_CODECS", "LayerCache", "LayerFiles", "LayerRecord", "MergedTree",
     "OPAQUE_MARKER", "SHEBANG_MAX", "SOURCE_BUDGET", "SOURCE_MAX", "SOURCE_SUFFIXES", "STREAM_BUFFER",
-    "SavedImage", "WHITEOUT_PREFIX", "bytes_by_top_dir", "children", "content_size", "default_cache",
+    "SavedImage", "WHITEOUT_PREFIX", "load_python_scans", "save_python_scans", "bytes_by_top_dir", "children", "content_size", "default_cache",
     "index_image", "index_image_cached", "iter_layers", "known_content_size", "merge_layers", "normalise",
     "parse_layer", "read_saved_image", "saved_content_size", "stored_bytes", "variant", "walk", "whiteout",
 ]

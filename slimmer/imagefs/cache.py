@@ -20,7 +20,11 @@
      cached already can be passed over without being parsed;
   6. and which slim image a build made from which inputs (slimmer/build.py's build_key:
      the original's ID, keep.list, generated/, the image config, the sensor), so a
-     second build from the same inputs reuses it when it is still there.
+     second build from the same inputs reuses it when it is still there;
+  7. and what each Python source imports (langimports.python.scan_key: the scanner's
+     version and the source's bytes), one file for all, at most PYTHON_SCANS_MAX entries
+     (the oldest go first): the keep stage of a build whose stdlib and packages an
+     earlier build scanned parses none of them again.
 A cache that cannot be written (a read-only home) is a cache that misses: never an error.
 """
 from __future__ import annotations
@@ -261,6 +265,44 @@ class LayerCache:
             return True
         except OSError:
             return False
+
+
+# --- Python scans ---------------------------------------------------------------------------
+
+PYTHON_SCANS_MAX = 60000
+_SCANS_MAGIC = b"slimmer python scans\n"
+
+
+def load_python_scans(cache: "LayerCache | None") -> dict | None:
+    """The Python scans kept in CACHE (rule 7): a dict to read and add to; None without a cache."""
+    if cache is None:
+        return None
+    return _read_scans(os.path.join(cache.directory, "python-scans"))
+
+
+def save_python_scans(cache: "LayerCache | None", scans: dict | None, known: int) -> None:
+    """Keep SCANS (from load_python_scans, KNOWN entries when loaded) when it grew, merged
+    with what another run wrote meanwhile."""
+    if cache is None or scans is None or len(scans) <= known:
+        return
+    path = os.path.join(cache.directory, "python-scans")
+    merged = {**_read_scans(path), **scans}
+    if len(merged) > PYTHON_SCANS_MAX:
+        merged = dict(list(merged.items())[-PYTHON_SCANS_MAX:])
+    data = _SCANS_MAGIC + zlib.compress(marshal.dumps(merged), 1)
+    if len(data) <= cache.max_bytes and cache._write(path, data):
+        cache.evict()
+
+
+def _read_scans(path: str) -> dict:
+    data = LayerCache._read(path)
+    if data is None or not data.startswith(_SCANS_MAGIC):
+        return {}
+    try:
+        scans = marshal.loads(zlib.decompress(data[len(_SCANS_MAGIC):]))
+    except (ValueError, TypeError, EOFError, zlib.error):
+        return {}
+    return scans if isinstance(scans, dict) else {}
 
 
 # --- the record format: magic, then zlib(marshal(plain tuples)) ---------------------------------

@@ -49,12 +49,13 @@ __all__ = ["compute_keep_set", "excluded", "resolve", "Resolution", "removed_by_
 
 
 def compute_keep_set(trace: TraceLog, index: ImageIndex, image: ImageInfo, options: KeepOptions,
-                     read_file: ReadFile | None = None) -> KeepSet:
+                     read_file: ReadFile | None = None, python_scans=None) -> KeepSet:
     """The keep set of an image for a trace. `read_file(path)` returns the
     content of a regular file of the original image (or None); without it,
     rules that need content (ld.so.conf, shell scripts, RECORD files) fall
-    back to defaults."""
-    return Keeper(trace, index, image, options, read_file, RULE_TYPES).run()
+    back to defaults. `python_scans`: a mapping that keeps what each Python
+    source imports, by its content, across runs (the layer cache's)."""
+    return Keeper(trace, index, image, options, read_file, RULE_TYPES, python_scans).run()
 
 
 def resolve(index: ImageIndex, path: str, follow_last: bool = True) -> Resolution:

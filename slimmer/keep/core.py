@@ -56,8 +56,9 @@ class Keeper:
     """The keep set of one run, and the rules (one instance each) that fill it."""
 
     def __init__(self, trace: TraceLog, index: ImageIndex, image: ImageInfo, options: KeepOptions,
-                 read_file: ReadFile | None, rule_types: Sequence[type[Rule]]):
+                 read_file: ReadFile | None, rule_types: Sequence[type[Rule]], python_scans=None):
         self.trace = trace
+        self.python_scans = python_scans      # Python sources' scans by content, across runs (or None)
         self.index = index
         self.image = image
         self.options = options

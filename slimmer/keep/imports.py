@@ -217,7 +217,8 @@ def search_resolver(keeper) -> ImportResolver:
     """The image's import resolver, shared by the rules that need its search paths."""
     def build() -> ImportResolver:
         fs = IndexFs(keeper.index, keeper.read_file)
-        return ImportResolver(fs, discover(fs, keeper.env, keeper.trace.processes, keeper.workdir))
+        return ImportResolver(fs, discover(fs, keeper.env, keeper.trace.processes, keeper.workdir),
+                              keeper.python_scans)
     return keeper.shared("imports:resolver", build)
 
 

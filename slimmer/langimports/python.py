@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import posixpath
 import re
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, MutableMapping
 
 from .core import MAX_SOURCE_BYTES, FsView, Import, LanguageResolver, unique
 from .pythonpath import PythonPath
@@ -75,6 +76,16 @@ PYTHON_DEFERRED: dict[str, dict[str, tuple[str, ...]]] = {
 # --- scan -----------------------------------------------------------------------------
 
 _PY_IMPORT_FUNCS = frozenset(("import_module", "__import__", "find_spec"))
+
+
+SCANNER_VERSION = 1      # raise it whenever scan_python's results change: scans kept across runs go stale
+
+
+def scan_key(source: bytes, main: bool, deferred: Mapping[str, tuple[str, ...]] | None) -> str:
+    """What scan_python's result depends on, as one digest: the scanner, the bytes, main, deferred."""
+    digest = hashlib.sha256(f"{SCANNER_VERSION}\0{main}\0{sorted((deferred or {}).items())!r}\0".encode())
+    digest.update(source)
+    return digest.hexdigest()
 
 
 def scan_python(source: bytes, main: bool = True,
@@ -267,8 +278,9 @@ def imported_modules(imports: list[Import]) -> set[str]:
 class PythonResolver(LanguageResolver):
     """Python's imports against the sys.path of each Python in the image."""
 
-    def __init__(self, fs: FsView, paths: "SearchPaths"):
+    def __init__(self, fs: FsView, paths: "SearchPaths", scans: "MutableMapping[str, tuple] | None" = None):
         super().__init__(fs, paths)
+        self.scans = scans                   # scan_python's results by scan_key, kept across runs
         self._python_cache: dict[tuple, tuple] = {}
         self._find_cache: dict[tuple, tuple] = {}
         self._frozen_sources: dict[tuple, frozenset[str]] = {}
@@ -282,7 +294,16 @@ class PythonResolver(LanguageResolver):
                 posixpath.basename(path) in PYTHON_INTERACTIVE_ONLY:
             return []
         module = self.module_name(path, env)
-        return scan_python(source, main=main, deferred=PYTHON_DEFERRED.get(module) if module else None)
+        deferred = PYTHON_DEFERRED.get(module) if module else None
+        if self.scans is None:
+            return scan_python(source, main=main, deferred=deferred)
+        key = scan_key(source, main, deferred)
+        known = self.scans.get(key)
+        if known is not None:
+            return [Import(*fields) for fields in known]
+        found = scan_python(source, main=main, deferred=deferred)
+        self.scans[key] = tuple((imp.name, imp.kind, imp.level, imp.names, imp.unless, imp.when) for imp in found)
+        return found
 
     def imports_of(self, path: str, source: bytes, main: bool,
                    imports: list[Import] | None = None) -> list[str]:

@@ -47,10 +47,11 @@ class ImportResolver:
     absolute names are cached: each name is searched once per interpreter, however
     many files import it."""
 
-    def __init__(self, fs: FsView, paths: SearchPaths):
+    def __init__(self, fs: FsView, paths: SearchPaths, python_scans=None):
+        """PYTHON_SCANS: a mapping that keeps Python scans by content across runs (PythonResolver)."""
         self.fs = fs
         self.paths = paths
-        self.python = PythonResolver(fs, paths)
+        self.python = PythonResolver(fs, paths, python_scans)
         self.node = NodeResolver(fs, paths)
         self.ruby = RubyResolver(fs, paths)
         self.perl = PerlResolver(fs, paths)
