@@ -48,6 +48,9 @@ class Endpoint:
     port: int
 
 
+POLL_S = 0.05      # between looks at a port that is not open yet: a connect and a docker inspect each
+
+
 def wait_for_port(endpoint: Endpoint, alive: Callable[[], bool], timeout_s: float) -> float:
     """Block until ENDPOINT accepts a TCP connection; return seconds waited.
 
@@ -64,7 +67,7 @@ def wait_for_port(endpoint: Endpoint, alive: Callable[[], bool], timeout_s: floa
         if time.monotonic() - start > timeout_s:
             raise AppFailed("the app never opened its port", f"port {endpoint.container_port} after {timeout_s:.0f}s",
                             "check the app listens on 0.0.0.0, or use --continue-after / a probe file [run] section")
-        time.sleep(0.2)
+        time.sleep(POLL_S)
 
 
 def _accepts(endpoint: Endpoint) -> bool:
@@ -359,7 +362,7 @@ class ProbeSession:
                 return sorted(found)
             if not self.app.alive() or time.monotonic() - start > self.discover_s:
                 return []
-            time.sleep(0.2)
+            time.sleep(POLL_S)
 
     def _report(self, result: ProbeResult) -> ProbeResult:
         self._done += 1

@@ -113,7 +113,7 @@ def _exit_or_listen(app: AppRun) -> str:
         if ports:
             app.note(f"the app listens on {', '.join(map(str, ports))}: probing it")
             return "probes"
-        time.sleep(0.2)
+        time.sleep(0.1)
     return "exit"
 
 
