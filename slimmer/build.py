@@ -10,7 +10,7 @@ load (the default): no builder at all.
      on its stdout (nothing is written inside the container: on overlay2 every
      created file costs the daemon's filesystem about a millisecond). The pipeline
      starts this container while the keep stage runs (prestart_collect), so the
-     daemon's container start (about 0.3 s) is not the build's;
+     daemon's container start (about 0.3 s) is not the build's (slimmer/collect.py);
   2. that stream is read from the attached container (log driver none, no
      HEALTHCHECK) and passes through block by block (slimmer/layertar.py) into the
      slim image's single layer tar, with generated/ laid over it the way
@@ -45,24 +45,21 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
 import json
 import os
 import tarfile
 import tempfile
-import threading
 from typing import BinaryIO, Iterator
 
-from . import sensor as sensor_stage
 from .dockerfile import GENERATED_DIR, SLIM_CONFIG_NAME
 from .dockerport import DockerPort
 from .errors import DaemonFailed, SlimError
 from .events import BuildStep, Emit, Note, ignore
+from .collect import CollectContainer, PrestartedCollect, Refused
 from .layertar import LayerTar, batched, write_layer
-from .model import Artifacts, BuiltImage, RunSpec
+from .model import Artifacts, BuiltImage
 
 BUILD_ENV = "SLIMMER_BUILD"          # "load" (default) or "builder"
-COLLECT_TIMEOUT_S = 1800
 _CHUNK = 1 << 20
 _SPOOL_IN_MEMORY = 64 << 20          # a layer tar up to this size never touches the disk
 
@@ -182,14 +179,6 @@ def check_original(docker: DockerPort, artifacts: Artifacts) -> None:
                         f"tag it back (docker tag {original['id']} {original['from']}) or run slim build again")
 
 
-class Refused(Exception):
-    """The daemon refused a step of the load way (an API error, not a failing collect)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 # --- the load way -------------------------------------------------------------------
 
 def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore,
@@ -284,140 +273,11 @@ def _loaded(docker: DockerPort, tag: str, loaded: list[str], content_bytes: int)
     return BuiltImage(tag=tag, id=image_id, size_bytes=content_bytes)
 
 
-class CollectContainer:
-    """The Dockerfile's collect step as a container whose stdout is the collected tree as a
-    tar (`sensor collect - -`: the keep list on stdin, nothing written inside the
-    container), attached before the start so nothing is lost. The list arrives by feed(),
-    so the container can be created and started before it exists (PrestartedCollect).
-
-    Leaving the `with` closes the output first (the daemon holds a container whose output
-    is still being sent, and its removal waits), then removes the container on a thread
-    that is joined before the build returns, so the removal overlaps the image's load."""
-
-    def __init__(self, docker: DockerPort, original_id: str, sensor_path: str):
-        self.docker = docker
-        self.directory = ""                  # the artifacts directory, named in a failure
-        try:
-            self.container = docker.create_container(
-                original_id, entrypoint=[sensor_stage.SENSOR_IN_CONTAINER], command=["collect", "-", "-"],
-                user="0:0", run=RunSpec(networks=("none",)), name_hint="collect", log_driver="none",
-                healthcheck=False, stdin=True)
-        except DaemonFailed:
-            raise
-        except SlimError as exc:
-            raise Refused(f"creating the collect container: {exc.value}") from exc
-        self.output: BinaryIO | None = None
-        self.removal: threading.Thread | None = None
-        try:
-            docker.put_archive(self.container, "/", _sensor_tar(sensor_path))
-            try:
-                self.output = docker.attach_output(self.container, stdin=True)
-            except DaemonFailed:
-                raise
-            except SlimError as exc:
-                raise Refused(f"attaching to the collect container: {exc.value}") from exc
-            docker.start(self.container)
-        except BaseException:
-            self.close()
-            raise
-
-    def __enter__(self) -> "CollectContainer":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def feed(self, artifacts: Artifacts) -> None:
-        """The keep list to the waiting sensor: from here on the output is the layer tar."""
-        self.directory = artifacts.directory
-        with open(artifacts.keep_list, "rb") as handle:
-            keep_list = handle.read()
-        try:
-            self.output.send_input(keep_list)
-        except OSError as exc:
-            self.check_exit()                # a collect step that died explains it best
-            raise SlimError("cannot send the keep list to the collect container", str(exc),
-                            "check the daemon log and retry") from exc
-
-    def check_exit(self) -> None:
-        """Wait for the collect step's end; a non-zero exit is a SlimError with the sensor's
-        own message. The output is closed first: the sensor must not wait on a stream
-        nobody reads any more."""
-        self.output.close()
-        code = self.docker.wait(self.container, timeout=COLLECT_TIMEOUT_S)
-        if code != 0:
-            stderr = getattr(self.output, "stderr", b"").decode("utf-8", "replace").strip()
-            raise SlimError("the collect step failed in a container of the original",
-                            f"sensor collect exited {code}: "
-                            f"{(stderr or self.docker.logs(self.container, tail=20).strip())[-1500:]}",
-                            f"rebuild by hand to see more: docker build {self.directory or 'ARTIFACTS_DIR'}")
-        self.removal = threading.Thread(target=self.docker.remove_container, args=(self.container,),
-                                        name="slimmer-collect-rm")
-        self.removal.start()
-
-    def close(self) -> None:
-        if self.output is not None:
-            self.output.close()
-        if self.removal is None:
-            self.docker.remove_container(self.container)
-        else:
-            self.removal.join()
-
-
-class PrestartedCollect:
-    """A CollectContainer created and started on a thread while the keep stage runs: the
-    daemon's container start (a third of a second) overlaps the keep set's computation.
-    take() hands it to the build (or raises what its start raised); discard() removes it
-    when the build did not take it (an image reused, a failure, Ctrl-C), after the thread
-    ended, so no container is created behind the cleanup's back."""
-
-    def __init__(self, docker: DockerPort, original_id: str, sensor_path: str):
-        self.collect: CollectContainer | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._start, args=(docker, original_id, sensor_path),
-                                       name="slimmer-collect-start")
-        self.thread.start()
-
-    def _start(self, docker: DockerPort, original_id: str, sensor_path: str) -> None:
-        try:
-            self.collect = CollectContainer(docker, original_id, sensor_path)
-        except BaseException as exc:  # raised again by take(), in the build's thread
-            self.error = exc
-
-    def take(self) -> CollectContainer:
-        self.thread.join()
-        collect, self.collect = self.collect, None
-        if collect is None:
-            raise self.error or SlimError("the collect container was taken twice", "", "report it")
-        return collect
-
-    def discard(self) -> None:
-        self.thread.join()
-        collect, self.collect = self.collect, None
-        if collect is not None:
-            collect.close()
-
-
 def prestart_collect(docker: DockerPort, original_id: str, sensor_path: str) -> PrestartedCollect | None:
     """The collect container of the load way, started now; None for the builder way."""
     if (os.environ.get(BUILD_ENV, "load").strip().lower() or "load") != "load":
         return None
     return PrestartedCollect(docker, original_id, sensor_path)
-
-
-def _sensor_tar(sensor_path: str) -> bytes:
-    """/.slimmer/sensor, as `COPY sensor keep.list /.slimmer/` puts it (the list comes on stdin)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        directory = tarfile.TarInfo(".slimmer")
-        directory.type, directory.mode = tarfile.DIRTYPE, 0o755
-        tar.addfile(directory)
-        info = tar.gettarinfo(sensor_path, arcname=".slimmer/" + os.path.basename(sensor_stage.SENSOR_IN_CONTAINER))
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        with open(sensor_path, "rb") as handle:
-            tar.addfile(info, handle)
-    return buffer.getvalue()
 
 
 def _spool() -> BinaryIO:

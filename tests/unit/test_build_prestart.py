@@ -1,4 +1,4 @@
-"""The collect container started while the keep stage runs (build.prestart_collect): the
+"""The collect container started while the keep stage runs (build.prestart_collect, collect.py): the
 build takes it, and when the build does not (an image reused, the keep stage failing),
 it is removed before the run's cleanup, never left for it. In-memory Docker."""
 from __future__ import annotations
