@@ -125,14 +125,20 @@ class SlimProcess:
         self.proc.send_signal(signum)
 
     def finish(self, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Wait for the exit (killing it on timeout); the whole run as a CompletedProcess."""
+        """Wait for the exit (killing it after TIMEOUT seconds: its returncode is then -9 and
+        its stderr says what it was doing); the whole run as a CompletedProcess."""
+        timed_out = False
         try:
             self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
         for reader in self._readers:
             reader.join(10)
+        if timed_out:
+            self.lines.append(f"\n[test] slim did not end within {timeout:.0f} s: killed\n")
         return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, "".join(self.stdout_parts),
                                            self.stderr)
