@@ -129,17 +129,25 @@ def _run_exec_and_wait(app: AppRun, plan: probing.ProbePlan) -> list[ProbeResult
 
 class _Sigusr1:
     """SIGUSR1 to slim ends a --continue-after signal run. Tests (or callers off the
-    main thread, where signal handlers cannot be set) pass their own event."""
+    main thread, where signal handlers cannot be set) pass their own event.
+
+    The handler only sets a flag: a Python signal handler runs in the main thread between
+    two bytecodes, possibly while that thread holds a lock, so one that took a lock (an
+    Event's set()) could wait forever on its own thread."""
 
     def __init__(self, event: threading.Event | None):
-        self.received = event or threading.Event()
+        self.event = event
+        self.received = False
         self.installed = event is None
         if self.installed:
-            self.previous = signal.signal(signal.SIGUSR1, lambda *_: self.received.set())
+            self.previous = signal.signal(signal.SIGUSR1, self._on_signal)
+
+    def _on_signal(self, *_) -> None:
+        self.received = True
 
     def wait(self) -> None:
-        while not self.received.wait(0.5):
-            pass
+        while not (self.received or (self.event is not None and self.event.is_set())):
+            time.sleep(0.1)
 
     def restore(self) -> None:
         if self.installed:
