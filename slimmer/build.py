@@ -71,9 +71,7 @@ def build_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: E
     earlier build from the same inputs made is tagged instead, when it still exists.
     COLLECT: the collect container started ahead (prestart_collect); the caller discards
     it when the build did not take it."""
-    way = os.environ.get(BUILD_ENV, "load").strip().lower() or "load"
-    if way not in ("load", "builder"):
-        raise SlimError(f"unknown {BUILD_ENV} value", way, f"set {BUILD_ENV}=load (the default) or builder")
+    way = build_way()
     key = build_key(artifacts) if cache is not None else None
     if key is not None and reuse:
         reused = reuse_built_image(docker, cache, key, tag, emit)
@@ -273,9 +271,17 @@ def _loaded(docker: DockerPort, tag: str, loaded: list[str], content_bytes: int)
     return BuiltImage(tag=tag, id=image_id, size_bytes=content_bytes)
 
 
+def build_way() -> str:
+    """"load" (the default) or "builder", as SLIMMER_BUILD says."""
+    way = os.environ.get(BUILD_ENV, "load").strip().lower() or "load"
+    if way not in ("load", "builder"):
+        raise SlimError(f"unknown {BUILD_ENV} value", way, f"set {BUILD_ENV}=load (the default) or builder")
+    return way
+
+
 def prestart_collect(docker: DockerPort, original_id: str, sensor_path: str) -> PrestartedCollect | None:
     """The collect container of the load way, started now; None for the builder way."""
-    if (os.environ.get(BUILD_ENV, "load").strip().lower() or "load") != "load":
+    if build_way() != "load":
         return None
     return PrestartedCollect(docker, original_id, sensor_path)
 

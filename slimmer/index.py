@@ -26,23 +26,30 @@ from .model import EntryType
 READ_ENV = "SLIMMER_READ"      # "auto" (default) or "save"
 
 
+def stored_image(docker: DockerPort, image):
+    """IMAGE in Docker's layer store (layerstore.StoredImage), or None: SLIMMER_READ=save, or
+    the store cannot be read (StoreUnusable)."""
+    if os.environ.get(READ_ENV, "auto").strip().lower() == "save":
+        return None
+    try:
+        root, driver = store_root(docker, image.id)
+        return locate_image(root, image.id, driver)
+    except StoreUnusable:
+        return None
+
+
 def read_index(docker: DockerPort, image) -> imagefs.IndexRead:
     """The index of IMAGE (an inspect.ImageInfo), the first way that works (module docstring)."""
     digests = [layer.digest for layer in image.layers]
     cache = imagefs.default_cache()
-    if os.environ.get(READ_ENV, "auto").strip().lower() != "save":
+    stored = stored_image(docker, image)
+    if stored is not None:
         try:
-            root, driver = store_root(docker, image.id)
-            stored = locate_image(root, image.id, driver)
+            read = imagefs.index_image_cached(digests, lambda: saved_image_stream(stored, image.repo_tags),
+                                              cache, image_id=image.id)
+            return replace(read, source="layer store") if read.save_read else read
         except StoreUnusable:
-            stored = None
-        if stored is not None:
-            try:
-                read = imagefs.index_image_cached(digests, lambda: saved_image_stream(stored, image.repo_tags),
-                                                  cache, image_id=image.id)
-                return replace(read, source="layer store") if read.save_read else read
-            except StoreUnusable:
-                pass                   # a layer changed or went missing on the way: docker save
+            pass                       # a layer changed or went missing on the way: docker save
     return imagefs.index_image_cached(digests, lambda: docker.export_image(image.id), cache, image_id=image.id)
 
 
@@ -107,10 +114,5 @@ def file_reader(docker: DockerPort, image, index):
     """What the keep stage reads files of IMAGE with: from the layer store when it is
     readable (StoreFileReader), else through a container (docker.file_reader)."""
     fallback = docker.file_reader(image.id)
-    if os.environ.get(READ_ENV, "auto").strip().lower() == "save":
-        return fallback
-    try:
-        root, driver = store_root(docker, image.id)
-        return StoreFileReader(locate_image(root, image.id, driver), index, fallback)
-    except StoreUnusable:
-        return fallback
+    stored = stored_image(docker, image)
+    return fallback if stored is None else StoreFileReader(stored, index, fallback)

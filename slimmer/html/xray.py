@@ -61,12 +61,17 @@ def _tree_style() -> str:
     for kind in KINDS:
         rules.append(f"#hide-{kind}:checked~.trees li.file.{kind}{{display:none}}")
     # rule 3: a directory holding the kinds S is hidden when every kind in S is hidden
-    for size in range(1, 4):
-        for subset in combinations(KINDS, size):
-            checked = "~".join(f"#hide-{kind}:checked" for kind in subset)
-            letters = "".join(_KIND_LETTER[kind] for kind in subset)
-            rules.append(f"{checked}~.trees li.dir.d-{letters}{{display:none}}")
+    for checked, letters in _hidden_sets(KINDS):
+        rules.append(f"{checked}~.trees li.dir.d-{letters}{{display:none}}")
     return "\n".join(rules)
+
+
+def _hidden_sets(kinds: Sequence[str]):
+    """(CSS selector "every checkbox of S checked", S's letters) for each non-empty set S of KINDS."""
+    for size in range(1, len(kinds) + 1):
+        for subset in combinations(kinds, size):
+            yield ("~".join(f"#{_FILTER[kind]}:checked" for kind in subset),
+                   "".join(_KIND_LETTER[kind] for kind in subset))
 
 
 def render_xray_html(report: XrayReport, tree_limit: int = TREE_LIMIT,
@@ -315,12 +320,8 @@ class _WholeView:
             rules.append(f"{at}~.whole .r{i}>.name,{at}~.whole .r{i}>details>summary>.name"
                          f"{{text-decoration:line-through}}")
             rules.append(f"{at}~#only-changed:checked~.whole li.f:not(.a{i}):not(.m{i}):not(.r{i}){{display:none}}")
-            kinds = KINDS + ("unmodified",)
-            for size in range(1, 5):
-                for subset in combinations(kinds, size):
-                    checked = "~".join(f"#{_FILTER[kind]}:checked" for kind in subset)
-                    letters = "".join(_KIND_LETTER[kind] for kind in subset)
-                    rules.append(f"{at}~{checked}~.whole li.d.k{i}-{letters}{{display:none}}")
+            for checked, letters in _hidden_sets(KINDS + ("unmodified",)):
+                rules.append(f"{at}~{checked}~.whole li.d.k{i}-{letters}{{display:none}}")
         return "\n".join(rules)
 
     def _within(self, first: int, index: int, last: int) -> bool:

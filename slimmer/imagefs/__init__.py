@@ -21,7 +21,7 @@ from .cache import (CACHE_DIR_ENV, CACHE_MAX_ENV, CacheStats, LayerCache, defaul
 from .codecs import LAYER_CODECS
 from .index import IndexRead, index_image, index_image_cached
 from .layer import (ELF_READ_CAP, OPAQUE_MARKER, SHEBANG_MAX, STREAM_BUFFER, WHITEOUT_PREFIX, LayerFiles,
-                    LayerRecord, normalise, parse_layer, stored_bytes, whiteout)
+                    LayerRecord, normalise, parse_layer, record_marker, stored_bytes, whiteout)
 from .merge import HiddenCallback, MergedTree, merge_layers
 from .query import bytes_by_top_dir, children, walk
 from .saved import SavedImage, iter_layers, read_saved_image, saved_content_size, variant
@@ -34,5 +34,5 @@ __all__ = [
     "OPAQUE_MARKER", "SHEBANG_MAX", "SOURCE_BUDGET", "SOURCE_MAX", "SOURCE_SUFFIXES", "STREAM_BUFFER",
     "SavedImage", "WHITEOUT_PREFIX", "load_python_scans", "save_python_scans", "bytes_by_top_dir", "children", "content_size", "default_cache",
     "index_image", "index_image_cached", "iter_layers", "known_content_size", "merge_layers", "normalise",
-    "parse_layer", "read_saved_image", "saved_content_size", "stored_bytes", "variant", "walk", "whiteout",
+    "parse_layer", "read_saved_image", "record_marker", "saved_content_size", "stored_bytes", "variant", "walk", "whiteout",
 ]

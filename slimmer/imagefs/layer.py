@@ -49,6 +49,20 @@ def whiteout(path: str) -> tuple[str, str] | None:
         return "internal", path
     return "whiteout", posixpath.join(parent, base[len(WHITEOUT_PREFIX):])
 
+def record_marker(path: str, whiteouts: list[str], opaque_dirs: list[str]) -> bool:
+    """True when the layer entry at PATH is a whiteout marker (whiteout()): what it deletes
+    or hides goes to WHITEOUTS or OPAQUE_DIRS; an aufs internal is passed over."""
+    marker = whiteout(path)
+    if marker is None:
+        return False
+    kind, target = marker
+    if kind == "opaque":
+        opaque_dirs.append(target)
+    elif kind == "whiteout":
+        whiteouts.append(target)
+    return True
+
+
 # One entry of a layer before it has a layer index: FsEntry's fields in order, less `layer`:
 # (path, type, mode, uid, gid, size, link_target, mtime, elf, shebang)
 EntryRow = tuple[str, EntryType, int, int, int, int, "str | None", int, "ElfInfo | None", "str | None"]
@@ -131,13 +145,7 @@ def parse_layer(content: BinaryIO, *, hashes: bool, elf: bool, codec: str = "tar
         inner = tarfile.open(fileobj=content, mode="r|", bufsize=STREAM_BUFFER)
         for member in inner:
             path = normalise(member.name)
-            marker = whiteout(path)
-            if marker is not None:
-                kind, target = marker
-                if kind == "opaque":
-                    opaque_dirs.append(target)
-                elif kind == "whiteout":
-                    whiteouts.append(target)
+            if record_marker(path, whiteouts, opaque_dirs):
                 continue
             row = reader.row(inner, member, path, by_path)
             if row is not None:

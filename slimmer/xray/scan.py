@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, ClassVar, Iterable, Mapping, Sequence
 
 from ..errors import BadInput
-from ..imagefs import LayerFiles, normalise, whiteout
+from ..imagefs import LayerFiles, normalise, record_marker
 from ..model import EntryType, FsEntry
 
 BLOCK = 512
@@ -277,13 +277,7 @@ def scan_layer(blob: Blob, index: int, digest: str) -> ScannedLayer:
     try:
         for member in members(blob.source()):
             path = normalise(member.name)
-            marker = whiteout(path)
-            if marker is not None:
-                kind, target = marker
-                if kind == "opaque":
-                    opaque.append(target)
-                elif kind == "whiteout":
-                    whiteouts.append(target)
+            if record_marker(path, whiteouts, opaque):
                 continue
             if member.kind is None:
                 continue

@@ -12,11 +12,11 @@ from html.parser import HTMLParser
 import pytest
 
 from imagetar import dir_, file, hardlink, opaque, save_archive, symlink, whiteout
-from slimmer.cli import main
 from slimmer.html import render_xray_html
 from slimmer.imagefs import merge_layers
 from slimmer.xray import analyse, layer_instructions, read_image, to_json
 from slimmer.xray.tree import full_trees, render_full_tree
+from tests.unit.test_xray import run_xray_cli as run
 
 # layer 0 a base; 1 edits, deletes a file, adds to a directory; 2 makes /cache opaque, removes a
 # whole directory and puts a file where a directory was
@@ -202,15 +202,6 @@ def test_a_page_without_the_flag_keeps_the_changes_trees():
 
 
 # --- the command line --------------------------------------------------------------------------------
-
-def run(capsys, *argv):
-    try:
-        code = main(["xray", *argv])
-    except SystemExit as exited:
-        code = exited.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
 
 @pytest.fixture
 def archive(tmp_path):
