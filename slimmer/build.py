@@ -56,6 +56,7 @@ from .dockerport import DockerPort
 from .errors import DaemonFailed, SlimError
 from .events import BuildStep, Emit, Note, ignore
 from .collect import CollectContainer, PrestartedCollect, Refused
+from .early import EARLY_ENV, EarlyLayer
 from .layertar import LayerTar, batched, write_layer
 from .model import Artifacts, BuiltImage
 
@@ -65,12 +66,14 @@ _SPOOL_IN_MEMORY = 64 << 20          # a layer tar up to this size never touches
 
 
 def build_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore,
-                     cache=None, reuse: bool = True, collect: "PrestartedCollect | None" = None) -> BuiltImage:
+                     cache=None, reuse: bool = True, collect: "PrestartedCollect | None" = None,
+                     early: "EarlyLayer | None" = None) -> BuiltImage:
     """Build the slim image from ARTIFACTS and tag it TAG (see the module docstring). With
     CACHE (an imagefs.LayerCache) the build is recorded there, and with REUSE the image an
     earlier build from the same inputs made is tagged instead, when it still exists.
-    COLLECT: the collect container started ahead (prestart_collect); the caller discards
-    it when the build did not take it."""
+    COLLECT: the collect container started ahead (prestart_collect); EARLY: the layer
+    started during the keep stage from it (early_layer). The caller discards both when the
+    build did not take them."""
     way = build_way()
     key = build_key(artifacts) if cache is not None else None
     if key is not None and reuse:
@@ -80,14 +83,44 @@ def build_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: E
     built = None
     if way == "load":
         try:
-            built = load_slim_image(docker, artifacts, tag, emit, collect)
+            built = load_slim_image(docker, artifacts, tag, emit, None if early else collect, early)
         except Refused as refused:
             emit(Note("build", f"the daemon refused the builder-less build ({refused.reason}); "
                                "building with docker build instead"))
     built = built or build_with_builder(docker, artifacts, tag, emit)
     if key is not None:
         cache.put_built_image(key, {"id": built.id, "size_bytes": built.size_bytes})
+        cache.put_built_image(_original_key(artifacts), {"id": built.id})
     return built
+
+
+def early_layer(docker: DockerPort, collect: "PrestartedCollect | None", original_id: str, excludes: bool,
+                cache=None, reuse: bool = True) -> "EarlyLayer | None":
+    """The layer started while the keep stage runs (slimmer/early.py), where it cannot
+    change the result: the load way (COLLECT started), no --exclude-path (EXCLUDES), and,
+    with REUSE, no image left of CACHE's last build of the same original (a build from
+    the same inputs would reuse it: the early layer would be applied for nothing)."""
+    if collect is None or excludes or os.environ.get(EARLY_ENV, "on").strip().lower() in ("0", "off", "no"):
+        return None
+    if reuse and cache is not None:
+        last = (cache.built_image(_original_key_of(original_id)) or {}).get("id")
+        if isinstance(last, str) and last.startswith("sha256:"):
+            try:
+                if docker.inspect_image(last)["Id"] == last:
+                    return None
+            except SlimError:
+                pass                   # removed since
+    return EarlyLayer(docker, collect)
+
+
+def _original_key(artifacts: Artifacts) -> str:
+    with open(os.path.join(artifacts.directory, SLIM_CONFIG_NAME), encoding="utf-8") as handle:
+        return _original_key_of(json.load(handle)["original"]["id"])
+
+
+def _original_key_of(original_id: str) -> str:
+    """The layer cache's key of the last build of the original ORIGINAL_ID."""
+    return "sha256:" + hashlib.sha256(b"slimmer last build of\0" + original_id.encode("ascii", "replace")).hexdigest()
 
 
 # --- reuse ------------------------------------------------------------------------------
@@ -180,14 +213,15 @@ def check_original(docker: DockerPort, artifacts: Artifacts) -> None:
 # --- the load way -------------------------------------------------------------------
 
 def load_slim_image(docker: DockerPort, artifacts: Artifacts, tag: str, emit: Emit = ignore,
-                    prestarted: "PrestartedCollect | None" = None) -> BuiltImage:
+                    prestarted: "PrestartedCollect | None" = None, early: "EarlyLayer | None" = None) -> BuiltImage:
     """The slim image without a builder: streamed (the default), or spooled where the daemon
     does not reuse an imported layer for a config-only `docker load` (see _load_streamed).
-    PRESTARTED: the collect container started ahead, used by the streamed way."""
+    PRESTARTED: the collect container started ahead, used by the streamed way; EARLY: the
+    layer started during the keep stage, finished here when it is usable."""
     with open(os.path.join(artifacts.directory, SLIM_CONFIG_NAME), encoding="utf-8") as handle:
         slim_config = json.load(handle)
     try:
-        return _load_streamed(docker, artifacts, slim_config, tag, emit, prestarted)
+        return _load_streamed(docker, artifacts, slim_config, tag, emit, prestarted, early)
     except _LayerNotReused as refused:
         emit(Note("build", f"the daemon did not reuse the imported layer ({refused}); loading it whole"))
     return _load_spooled(docker, artifacts, slim_config, tag, emit)
@@ -198,22 +232,38 @@ class _LayerNotReused(Exception):
 
 
 def _load_streamed(docker: DockerPort, artifacts: Artifacts, slim_config: dict, tag: str,
-                   emit: Emit, prestarted: "PrestartedCollect | None" = None) -> BuiltImage:
+                   emit: Emit, prestarted: "PrestartedCollect | None" = None,
+                   early: "EarlyLayer | None" = None) -> BuiltImage:
     """1. the collect container's tar streams through the layer filter straight into
           `docker import` (no spool: the daemon applies the layer while it is collected);
+          with EARLY that import began during the keep stage and is completed here;
        2. a `docker load` of the config alone (manifest.json and the config naming the
           imported layer's diff_id) gives the slim image its config and TAG: the daemon
           finds the layer by its chain ID and reads no layer bytes;
        3. the imported image (the layer under a default config) is removed; the layer
           stays, held by the slim image."""
     original_id = slim_config["original"]["id"]
-    emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]} into a layer"))
-    layer = LayerTar(os.path.join(artifacts.directory, GENERATED_DIR))
-    started = prestarted.take() if prestarted is not None else None
+    generated_dir = os.path.join(artifacts.directory, GENERATED_DIR)
+    taken = early.finish(artifacts.keep_list, generated_dir) if early is not None else None
+    if taken is not None:
+        emit(BuildStep(1, 2, f"complete the layer collected from a container of {original_id[:19]} "
+                             f"since the keep stage began"))
+        started, layer, run_import = taken
+    else:
+        if early is not None:
+            emit(Note("build", "the layer started during the keep stage was not usable; collecting it now"))
+        emit(BuildStep(1, 2, f"collect the kept files from a container of {original_id[:19]} into a layer"))
+        layer = LayerTar(generated_dir)
+        started = prestarted.take() if prestarted is not None else None
+        run_import = None
     with started or CollectContainer(docker, original_id, artifacts.sensor) as collect:
-        collect.feed(artifacts)
+        if run_import is None:
+            collect.feed(artifacts)
         try:
-            imported = docker.import_layer(batched(layer.blocks(collect.output)))
+            if run_import is None:
+                imported = docker.import_layer(batched(layer.blocks(collect.output)))
+            else:
+                imported = run_import()
         except DaemonFailed:
             raise
         except SlimError as exc:

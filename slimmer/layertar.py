@@ -24,11 +24,21 @@ class LayerTar:
        re-encoded;
     2. generated files replace collected ones at the same path, and the directories
        above them get generated/'s metadata (owner root), the way `COPY generated/ /`
-       lays them over the collected root; generated entries not met come last, sorted.
+       lays them over the collected root; generated entries not met come last, sorted;
+    3. GENERATED_LAST (a layer started before generated/ exists: slimmer/early.py): the
+       collected members pass as they come, except the directory entries HELD_NAMES
+       names (the directories generated/ may hold: a layer tar must not name a path
+       twice, Docker refuses it), which wait for the end of the collected stream; then
+       come those of them generated/ does not have, then generated/'s entries, sorted.
+       A directory entry after its children sets its metadata (Docker created it), so
+       the image holds what 2. gives. A generated file must not have been collected
+       (early.py sends no path keep.list lacks, and generated files are not in it).
     """
 
-    def __init__(self, generated_dir: str):
+    def __init__(self, generated_dir: str, generated_last: bool = False, held_names: Iterable[str] = ()):
         self.generated_dir = generated_dir
+        self.generated_last = generated_last      # generated/ read at the end (rule 3)
+        self.held_names = {os.fsencode(name.strip("/")) for name in held_names}
         self.sha256 = hashlib.sha256()
         self.content_bytes = 0
         self.failed: SlimError | None = None      # what broke the collected stream
@@ -47,6 +57,9 @@ class LayerTar:
             raise
 
     def _blocks(self, collected: BinaryIO) -> Iterator[bytes]:
+        if self.generated_last:
+            yield from self._generated_last(collected)
+            return
         generated = {os.fsencode(name): entry for name, entry in generated_entries(self.generated_dir).items()}
         for raw, name, kind, size in _members(collected):
             key = name.rstrip(b"/")
@@ -61,11 +74,32 @@ class LayerTar:
             yield from _content(collected, size)
             if kind in _DATA_TYPES:
                 self.content_bytes += size
+        yield from self._generated(generated, {})
+
+    def _generated_last(self, collected: BinaryIO) -> Iterator[bytes]:
+        held: dict[bytes, bytes] = {}         # directory entries generated/ may hold, in their order
+        for raw, name, kind, size in _members(collected):
+            key = name.rstrip(b"/")
+            if kind == tarfile.DIRTYPE and key in self.held_names:
+                held[key] = raw
+                continue
+            yield raw
+            yield from _content(collected, size)
+            if kind in _DATA_TYPES:
+                self.content_bytes += size
+        generated = {os.fsencode(name): entry for name, entry in generated_entries(self.generated_dir).items()}
+        for key, raw in held.items():
+            if key not in generated:
+                yield raw                     # no generated one: the collected entry, after all
+        yield from self._generated(generated, {})
+
+    def _generated(self, generated: dict, replaced_sizes: dict[bytes, int]) -> Iterator[bytes]:
+        """The generated entries left, sorted, then the end of the archive."""
         for name in sorted(generated):
             info, source = generated[name]
             yield info.tobuf(format=tarfile.PAX_FORMAT)
             if info.isreg():
-                self.content_bytes += info.size
+                self.content_bytes += info.size - replaced_sizes.pop(name, 0)
                 with open(source, "rb") as handle:
                     data = handle.read()
                 if len(data) != info.size:

@@ -326,18 +326,25 @@ def make_slim_image(docker: DockerPort, image, index: ImageIndex, trace: TraceLo
     The build's collect container starts while the keep set is computed; whatever
     happens, it is gone when this returns unless the build took it."""
     collect = build_stage.prestart_collect(docker, image.id, sensor.sensor_path())
+    early = None
     try:
-        _keep_and_build(docker, image, index, trace, slim, request, tag, emit, timer, collect)
+        early = build_stage.early_layer(docker, collect, image.id, bool(slim.options.exclude),
+                                        imagefs.default_cache(), reuse=request.reuse)
+        _keep_and_build(docker, image, index, trace, slim, request, tag, emit, timer, collect, early)
     finally:
+        if early is not None:
+            early.abort()
         if collect is not None:
             collect.discard()
 
 
 def _keep_and_build(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, slim: _Slim,
-                    request: BuildRequest, tag: str, emit: Emit, timer: _Timer, collect) -> None:
+                    request: BuildRequest, tag: str, emit: Emit, timer: _Timer, collect, early) -> None:
     with timer.stage("keep"):
-        emit(StageStarted("keep", f"computing the keep set from {len(trace.paths)} traced paths"))
-        slim.keep_set = compute_keep_set(docker, image, index, trace, slim.options)
+        emit(StageStarted("keep", f"computing the keep set from {len(trace.paths)} traced paths"
+                                  + (" (the layer is collected and applied as paths are kept)" if early else "")))
+        slim.keep_set = compute_keep_set(docker, image, index, trace, slim.options,
+                                         on_keep=early.keep if early is not None else None)
     with timer.stage("dockerfile"):
         slim.artifacts = write_artifacts(slim.artifacts.directory if slim.artifacts else request.artifacts_dir,
                                          image, slim.keep_set, index)
@@ -350,7 +357,7 @@ def _keep_and_build(docker: DockerPort, image, index: ImageIndex, trace: TraceLo
         emit(StageStarted("build", f"building {tag}"))
         previous = slim.built
         built = build_stage.build_slim_image(docker, slim.artifacts, work_tag, emit, imagefs.default_cache(),
-                                             reuse=request.reuse, collect=collect)
+                                             reuse=request.reuse, collect=collect, early=early)
         slim.built = replace(built, tag=tag)
         if previous is not None and previous.id != built.id and not previous.reused:
             docker.remove_image(previous.id)    # the work tag moved to the repaired image
@@ -410,7 +417,8 @@ def trace_runs(docker: DockerPort, image, request: BuildRequest, emit: Emit):
     return runs
 
 
-def compute_keep_set(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, options: KeepOptions):
+def compute_keep_set(docker: DockerPort, image, index: ImageIndex, trace: TraceLog, options: KeepOptions,
+                     on_keep=None):
     reader = index_stage.file_reader(docker, image, index)
     cache = imagefs.default_cache()
     scans = imagefs.load_python_scans(cache)          # what earlier runs' Python sources import
@@ -422,7 +430,7 @@ def compute_keep_set(docker: DockerPort, image, index: ImageIndex, trace: TraceL
         return captured if captured is not None else reader(path)
     try:
         keep_set = keep_stage.compute_keep_set(trace, index, image, options, read_file=read_file,
-                                               python_scans=scans)
+                                               python_scans=scans, on_keep=on_keep)
     finally:
         reader.close()
     imagefs.save_python_scans(cache, scans, known)

@@ -110,12 +110,14 @@ class AttachedOutput(io.BufferedReader):
     def stderr(self) -> bytes:
         return bytes(self.raw.stderr)
 
-    def send_input(self, data: bytes) -> None:
-        """DATA to the container's stdin, then its end (the write half of the connection
-        shut: the daemon closes a stdin_once container's stdin)."""
+    def send_input(self, data: bytes, end: bool = True) -> None:
+        """DATA to the container's stdin; with END, then its end (the write half of the
+        connection shut: the daemon closes a stdin_once container's stdin)."""
         raw = getattr(self.raw.socket, "_sock", self.raw.socket)
-        raw.sendall(data)
-        raw.shutdown(socket.SHUT_WR)
+        if data:
+            raw.sendall(data)
+        if end:
+            raw.shutdown(socket.SHUT_WR)
 
 
 class _Frames(io.RawIOBase):

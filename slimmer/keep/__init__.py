@@ -37,25 +37,36 @@ How to add a rule:
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from ..model import ImageIndex, ImageInfo, KeepOptions, KeepSet, Resolution, TraceLog
-from .core import PRECEDENCE, Keeper, ReadFile, excluded
+from .core import PRECEDENCE, Keeper, ReadFile, ancestors, excluded
 from .interpreter import parse_shebang
 from .rules import RULE_TYPES, RULES
 from .script import script_commands
 from .summary import keep_summary, removed_by_top_dir
 
-__all__ = ["compute_keep_set", "excluded", "resolve", "Resolution", "removed_by_top_dir", "keep_summary", "RULES",
+__all__ = ["compute_keep_set", "excluded", "generated_directories", "resolve", "Resolution", "removed_by_top_dir", "keep_summary", "RULES",
            "RULE_TYPES", "PRECEDENCE", "script_commands", "parse_shebang"]
 
 
 def compute_keep_set(trace: TraceLog, index: ImageIndex, image: ImageInfo, options: KeepOptions,
-                     read_file: ReadFile | None = None, python_scans=None) -> KeepSet:
+                     read_file: ReadFile | None = None, python_scans=None,
+                     on_keep: Callable[[str], None] | None = None) -> KeepSet:
     """The keep set of an image for a trace. `read_file(path)` returns the
     content of a regular file of the original image (or None); without it,
     rules that need content (ld.so.conf, shell scripts, RECORD files) fall
     back to defaults. `python_scans`: a mapping that keeps what each Python
-    source imports, by its content, across runs (the layer cache's)."""
-    return Keeper(trace, index, image, options, read_file, RULE_TYPES, python_scans).run()
+    source imports, by its content, across runs (the layer cache's).
+    `on_keep(path)`: called once for each path as it enters the set (the
+    build's layer starts from them: slimmer/early.py); the set only grows
+    until the excludes, which are applied last."""
+    return Keeper(trace, index, image, options, read_file, RULE_TYPES, python_scans, on_keep).run()
+
+
+def generated_directories() -> set[str]:
+    """Every directory above a path a GENERATE rule may write (Rule.may_generate)."""
+    return {parent for rule in RULE_TYPES for path in rule.may_generate for parent in ancestors(path)}
 
 
 def resolve(index: ImageIndex, path: str, follow_last: bool = True) -> Resolution:

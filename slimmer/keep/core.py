@@ -56,8 +56,10 @@ class Keeper:
     """The keep set of one run, and the rules (one instance each) that fill it."""
 
     def __init__(self, trace: TraceLog, index: ImageIndex, image: ImageInfo, options: KeepOptions,
-                 read_file: ReadFile | None, rule_types: Sequence[type[Rule]], python_scans=None):
+                 read_file: ReadFile | None, rule_types: Sequence[type[Rule]], python_scans=None,
+                 on_keep: Callable[[str], None] | None = None):
         self.trace = trace
+        self.on_keep = on_keep                # told each path as it enters the set (record)
         self.python_scans = python_scans      # Python sources' scans by content, across runs (or None)
         self.index = index
         self.image = image
@@ -115,6 +117,8 @@ class Keeper:
         if old is None:
             self.kept[path] = KeptPath(path, reason, because_of)
             self.queue.append(path)
+            if self.on_keep is not None:
+                self.on_keep(path)
         elif _RANK[reason] < _RANK[old.reason]:
             self.kept[path] = KeptPath(path, reason, because_of)
 

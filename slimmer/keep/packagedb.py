@@ -58,6 +58,7 @@ class PackageMetadataRule(Rule):
     stage = Stage.GENERATE
     default = True
     generated_reason = "package-metadata"      # keep.by_reason's name for the generated files
+    may_generate = (DPKG_STATUS, *APK_INSTALLED)
     cost = "30-75 kB per Debian image"
 
     def generate(self) -> dict[str, bytes]:

@@ -37,6 +37,9 @@ class Rule:
     reasons: ClassVar[tuple[KeepReason, ...]] = ()
     default: ClassVar[bool | None] = None
     cost: ClassVar[str] = ""
+    # GENERATE rules: every path generate() may return (the build's layer, started before
+    # they are known, holds back the directories above them: slimmer/early.py)
+    may_generate: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, keeper: Keeper) -> None:
         self.keeper = keeper

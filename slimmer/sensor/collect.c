@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,6 +462,68 @@ static int copy_path(const char *path)
     return 0;
 }
 
+/* --- the list ------------------------------------------------------------------ */
+
+/* The keep list, a line at a time, read with read(2): a list on stdin may arrive
+ * while slimmer's keep stage still computes it (the build's layer started early),
+ * so before a read that would wait, the tar stream written so far is flushed:
+ * the daemon applies the layer as the paths are named, not all at the end. */
+struct list_reader {
+    int fd;
+    char *buf;
+    size_t start, end, cap;
+    int eof;
+};
+
+/* The next line (its newline replaced by NUL) in *line; its length, -1 at the end,
+ * -2 on a read or write error (reported). */
+static ssize_t next_line(struct list_reader *r, char **line)
+{
+    for (;;) {
+        char *newline = r->start < r->end ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
+        if (newline || (r->eof && r->start < r->end)) {
+            char *at = r->buf + r->start;
+            size_t len = newline ? (size_t)(newline - at) : r->end - r->start;
+            at[len] = '\0';            /* the buffer always has room for it */
+            r->start += len + (newline ? 1 : 0);
+            *line = at;
+            return (ssize_t)len;
+        }
+        if (r->eof)
+            return -1;
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->start = 0;
+        }
+        if (r->end + 1 >= r->cap) {
+            size_t cap = r->cap ? 2 * r->cap : 65536;
+            char *grown = realloc(r->buf, cap);
+            if (!grown) {
+                say("out of memory");
+                return -2;
+            }
+            r->buf = grown;
+            r->cap = cap;
+        }
+        if (tar_fd >= 0 && tar_used > 0) {
+            struct pollfd ready = {.fd = r->fd, .events = POLLIN};
+            if (poll(&ready, 1, 0) == 0 && tar_flush() != 0)
+                return -2;
+        }
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - 1 - r->end);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            say("collect: cannot read the list: %s", strerror(errno));
+            return -2;
+        }
+        if (n == 0)
+            r->eof = 1;
+        r->end += (size_t)n;
+    }
+}
+
 int collect_main(const char *list, const char *dest)
 {
     FILE *in = strcmp(list, "-") == 0 ? stdin : fopen(list, "r");
@@ -487,12 +550,12 @@ int collect_main(const char *list, const char *dest)
     }
     strmap_init(&done);
     strmap_init(&inodes);
-    char *line = NULL;
-    size_t cap = 0;
+    struct list_reader reader = {.fd = fileno(in)};
+    char *line;
     ssize_t len;
     int status = 0;
-    while ((len = getline(&line, &cap, in)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    while ((len = next_line(&reader, &line)) >= 0) {
+        while (len > 0 && line[len - 1] == '\r')
             line[--len] = '\0';
         len = (ssize_t)unescape_bytes(line, (size_t)len);
         if (len == 0)
@@ -507,7 +570,9 @@ int collect_main(const char *list, const char *dest)
             break;
         }
     }
-    free(line);
+    if (len == -2)
+        status = 1;
+    free(reader.buf);
     if (in != stdin)
         fclose(in);
     if (tar_fd >= 0) {

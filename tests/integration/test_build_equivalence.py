@@ -14,17 +14,20 @@ import io
 import os
 import subprocess
 import tarfile
+import time
 import uuid
 
 import pytest
 
 from slimmer.build import load_slim_image
+from slimmer.collect import PrestartedCollect
 from slimmer.docker_api import Docker
+from slimmer.early import EarlyLayer
 from slimmer.dockerfile import write_artifacts
 from slimmer.inspect import inspect_image
 from slimmer.keep import compute_keep_set
 from slimmer.model import KeepOptions, TraceLog, TracedPath
-from slimmer.sensor import sensor_path
+from slimmer.sensor import sensor_path, unescape_path
 from tests.integration.test_dockerfile_build import DOCKER_MOUNTED, docker
 from tests.integration.test_elf_closure import export_index
 
@@ -112,15 +115,34 @@ def artifacts_for(original: str, traced: list[str], directory: str):
 
 
 def build_both_ways(original: str, traced: list[str], directory: str) -> tuple[dict, dict]:
+    """The builder's image and the load way's, each as layer_listing; the load way is built
+    twice, the second time with its layer started early (slimmer/early.py) and fed the
+    keep set in reverse order, as a keeper names paths in no particular order: both
+    listings must be the same, the second is returned."""
     suffix = uuid.uuid4().hex[:10]
     builder_tag, loaded_tag = f"slimmer-test-eq-builder:{suffix}", f"slimmer-test-eq-loaded:{suffix}"
+    early_tag = f"slimmer-test-eq-early:{suffix}"
     artifacts = artifacts_for(original, traced, directory)
     adapter = Docker()
     adapter.track_image(loaded_tag)
+    adapter.track_image(early_tag)
     try:
         docker("build", "-q", "--no-cache", "--force-rm", "-t", builder_tag, artifacts.directory)
         load_slim_image(adapter, artifacts, loaded_tag)
-        return layer_listing(builder_tag), layer_listing(loaded_tag)
+        original_id = adapter.inspect_image(original)["Id"]
+        early = EarlyLayer(adapter, PrestartedCollect(adapter, original_id, artifacts.sensor))
+        try:
+            with open(artifacts.keep_list, encoding="utf-8", errors="surrogateescape") as handle:
+                for line in reversed(handle.read().splitlines()):
+                    early.keep(unescape_path(line))
+            events = []
+            load_slim_image(adapter, artifacts, early_tag, events.append, early=early)
+        finally:
+            early.abort()
+        assert any("since the keep stage began" in getattr(e, "instruction", "") for e in events), events
+        loaded = layer_listing(loaded_tag)
+        assert layer_listing(early_tag) == loaded
+        return layer_listing(builder_tag), loaded
     finally:
         adapter.cleanup()
         subprocess.run(["docker", "rmi", "-f", builder_tag], capture_output=True)
@@ -158,3 +180,32 @@ def test_sample_apps_are_the_same_both_ways(sample_images, tmp_path, app, traced
     by_builder, loaded = build_both_ways(sample_images[app], traced, str(tmp_path / "artifacts"))
     assert loaded == by_builder
     assert len(loaded) > 50
+
+
+@pytest.mark.docker
+def test_an_aborted_early_layer_leaves_no_image_and_no_container(sample_images, tmp_path):
+    """The keep stage failing while the early layer is being applied: the import's upload
+    breaks off, the daemon creates no image, the collect container is removed."""
+    artifacts = artifacts_for(sample_images["python-flask"], ["/usr/bin/python3", "/app/app.py"],
+                              str(tmp_path / "artifacts"))
+    adapter = Docker()
+    original_id = adapter.inspect_image(sample_images["python-flask"])["Id"]
+    try:
+        early = EarlyLayer(adapter, PrestartedCollect(adapter, original_id, artifacts.sensor))
+        with open(artifacts.keep_list, encoding="utf-8", errors="surrogateescape") as handle:
+            for line in handle.read().splitlines():
+                early.keep(unescape_path(line))
+        # wait until the daemon is applying it: the sensor has the list, the tar is flowing
+        deadline = time.monotonic() + 30
+        while early.layer.content_bytes < 1_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert early.layer.content_bytes >= 1_000_000
+        container = early.collect.container
+        early.abort()
+        assert early.imported is None
+        labelled = docker("images", "-q", "--filter", f"label=slimmer.session={adapter.session}").split()
+        assert labelled == []
+        assert docker("ps", "-aq", "--filter", f"id={container}").strip() == ""
+        assert adapter._containers == []
+    finally:
+        adapter.cleanup()

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tarfile
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,8 +23,33 @@ from slimmer import sensor
 from slimmer.errors import BadInput, DaemonFailed, SlimError
 from tests.unit import imagetar
 
-class _Output(io.BytesIO):
+class _Output(io.RawIOBase):
+    """A collect container's stdout: blocks until the keep list is complete (as the sensor
+    would while its stdin is open), then yields the tar; close() ends a waiting read."""
+
     stderr = b""
+
+    def __init__(self):
+        super().__init__()
+        self._data = io.BytesIO()
+        self._ready = threading.Event()
+
+    def publish(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self._ready.set()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        self._ready.wait()
+        data = self._data.read(len(target))
+        target[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._ready.set()
+        super().close()
 
 
 App = Callable[[set[str]], tuple[int, bytes, list[str]]]   # present paths -> (exit, stdout, touched)
@@ -238,13 +264,20 @@ class FakeDocker:
         """The collect container's stdout: `sensor collect - -`'s tar (names relative to /),
         once send_input gave it the keep list."""
         container = self.containers[container_id]
-        buffer = _Output()
+        output = _Output()
+        received: list[bytes] = []
 
-        def send_input(data: bytes) -> None:
+        def send_input(data: bytes, end: bool = True) -> None:
             assert stdin and container.collect and container.argv[-2:] == ["-", "-"], container.argv
-            container.keep = {sensor.unescape_path(line) for line in data.decode().split("\n") if line}
+            if output.closed:
+                raise BrokenPipeError("the attach connection is closed")
+            received.append(data)
+            container.keep = {sensor.unescape_path(line) for line in b"".join(received).decode().split("\n") if line}
+            if not end:
+                return
+            buffer = io.BytesIO()
             if self.collect_failure:
-                buffer.stderr = self.collect_failure[1]
+                output.stderr = self.collect_failure[1]
                 buffer.write(tarfile.TarInfo("bin/").tobuf())        # the stream breaks off after a header
             else:
                 with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -256,9 +289,9 @@ class FakeDocker:
                         else:
                             info.size = len(data)
                         tar.addfile(info, io.BytesIO(data) if data is not None else None)
-            buffer.seek(0)
-        buffer.send_input = send_input
-        return buffer
+            output.publish(buffer.getvalue())
+        output.send_input = send_input
+        return output
 
     def start(self, container_id: str) -> None:
         container = self.containers[container_id]
