@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import stat
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -230,6 +232,37 @@ def test_collect_to_stdout_writes_the_copied_tree_as_a_tar(sensor_binary, tmp_pa
     assert view["/sub"][1:4] == (0o2750, 1000, 1000)          # a parent, with its own metadata
     assert "user.origin" not in str(archive.getmember(root.lstrip("/") + "/file").pax_headers)
     assert not archive.getnames()[0].startswith("/")
+
+
+def test_collect_from_stdin_writes_each_path_before_the_list_ends(sensor_binary, tmp_path):
+    """`collect - -` with the list still arriving (slimmer/early.py feeds it while the keep
+    stage runs): the entries of the paths received so far come out before the sensor waits
+    for more, not when its 1 MB buffer fills; the end of the list ends the tar."""
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_bytes(b"one\n")
+    second.write_bytes(b"two\n")
+    proc = subprocess.Popen([sensor_binary, "collect", "-", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(sensor.escape_path(str(first)).encode() + b"\n")
+        proc.stdin.flush()
+        received = b""
+        deadline = time.monotonic() + 10
+        while b"one\n" not in received and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                received += os.read(proc.stdout.fileno(), 1 << 20)
+        assert b"one\n" in received, "nothing came out while the list was still open"
+        assert proc.poll() is None                       # still waiting for the rest of the list
+        proc.stdin.write(sensor.escape_path(str(second)).encode() + b"\n")
+        proc.stdin.close()
+        received += proc.stdout.read()
+        assert proc.wait(timeout=10) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    names = tarfile.open(fileobj=io.BytesIO(received), mode="r:").getnames()
+    assert names[-2:] == [str(first).lstrip("/"), str(second).lstrip("/")]
 
 
 def test_collect_to_stdout_fails_when_the_stream_cannot_be_written(sensor_binary, tmp_path):
