@@ -43,8 +43,18 @@ def slim_one(name: str, workdir: str, cache_dir: str, run: str = "", extra: tupl
     report = json.load(open(report_path)) if os.path.exists(report_path) else None
     if remove:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+    made = ((report or {}).get("slim") or {}).get("id")
     return {"name": name, "exit": proc.returncode, "wall": wall, "report": report,
-            "stderr": proc.stderr[-500:]}
+            "stderr": proc.stderr[-500:], "image": made}
+
+
+def remove_images(images: list[str]) -> None:
+    """The bench's slim images, removed once every build was measured: removing a layer
+    deletes its files, and on a filesystem that is slow to create files where many were
+    deleted in the minutes before (ext4 without a journal: docs/BUILD.md), a removal
+    between two builds would be measured as the next build's apply."""
+    for image in dict.fromkeys(images):
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
 
 
 def sample_apps() -> list[str]:
@@ -80,35 +90,44 @@ def run() -> str:
     lines = [header, "|" + "---|" * (15 + len(STAGES))]
     second = ["| app | build | wall s | " + " | ".join(f"{s} s" for s in STAGES) + " |",
               "|" + "---|" * (3 + len(STAGES))]
+    made: list[str] = []
     with tempfile.TemporaryDirectory(prefix="slimmer-bench-") as workdir:
-        for name in sample_apps():
-            cache_dir = os.path.join(workdir, f"cache-{name}")
-            row = slim_one(name, workdir, cache_dir, remove=False)
-            report = row["report"]
-            if not report or not report.get("slim"):
-                lines.append(f"| {name} | failed (exit {row['exit']}): {row['stderr'].strip().splitlines()[-1:]} |")
-                continue
-            again = slim_one(name, workdir, cache_dir, run="-cached")            # finds the first's image
-            rebuilt = slim_one(name, workdir, cache_dir, run="-rebuilt", extra=("--rebuild",))
-            exact = slim_one(name, workdir, cache_dir, run="-exact", extra=exact_args())
-            timings = report["timings"]
-            verify = report["verify"]
-            slim_bytes, traced = report["slim"]["size_bytes"], report["traced"]["present_bytes"]
-            exact_bytes = ((exact["report"] or {}).get("slim") or {}).get("size_bytes")
-            exact_cells = (f"{exact_bytes / 1e6:.1f} | {_within(exact_bytes, traced)}" if exact_bytes
-                           else f"failed (exit {exact['exit']}) | ")
-            fast = ("n/a" if slim_bytes >= 50e6 else
-                    "yes" if timings.get("build_s", 99) < 1 else f"no ({timings.get('build_s', 0):.1f} s)")
-            for label, measured in (("1st (cold cache)", row), ("2nd (image reused)", again),
-                                    ("2nd --rebuild (layer cache only)", rebuilt)):
-                stages = ((measured["report"] or {}).get("timings") or {})
-                second.append(f"| {name} | {label} | {measured['wall']:.1f} | "
-                              + " | ".join(f"{stages.get(f'{s}_s', 0):.1f}" for s in STAGES) + " |")
-            lines.append(
-                f"| {name} | {report['original']['size_bytes'] / 1e6:.1f} | {slim_bytes / 1e6:.1f} "
-                f"| {report['reduction']['ratio']} | {traced / 1e6:.1f} | {_within(slim_bytes, traced)} "
-                f"| {exact_cells} "
-                f"| {verify['passed']}/{verify['passed'] + verify['failed']} | {row['wall']:.1f} | "
-                + " | ".join(f"{timings.get(f'{s}_s', 0):.1f}" for s in STAGES)
-                + f" | {fast} | {_again(row, again)} | {_again(row, rebuilt)} |")
+        try:
+            _measure(workdir, lines, second, made)
+        finally:
+            remove_images(made)
     return "\n".join(lines + ["", "Per stage, each app's first and second builds:", ""] + second)
+
+
+def _measure(workdir: str, lines: list[str], second: list[str], made: list[str]) -> None:
+    for name in sample_apps():
+        cache_dir = os.path.join(workdir, f"cache-{name}")
+        row = slim_one(name, workdir, cache_dir, remove=False)
+        report = row["report"]
+        if not report or not report.get("slim"):
+            lines.append(f"| {name} | failed (exit {row['exit']}): {row['stderr'].strip().splitlines()[-1:]} |")
+            continue
+        again = slim_one(name, workdir, cache_dir, run="-cached", remove=False)   # finds the first's image
+        rebuilt = slim_one(name, workdir, cache_dir, run="-rebuilt", extra=("--rebuild",), remove=False)
+        exact = slim_one(name, workdir, cache_dir, run="-exact", extra=exact_args(), remove=False)
+        made.extend(run["image"] for run in (row, again, rebuilt, exact) if run["image"])
+        timings = report["timings"]
+        verify = report["verify"]
+        slim_bytes, traced = report["slim"]["size_bytes"], report["traced"]["present_bytes"]
+        exact_bytes = ((exact["report"] or {}).get("slim") or {}).get("size_bytes")
+        exact_cells = (f"{exact_bytes / 1e6:.1f} | {_within(exact_bytes, traced)}" if exact_bytes
+                       else f"failed (exit {exact['exit']}) | ")
+        fast = ("n/a" if slim_bytes >= 50e6 else
+                "yes" if timings.get("build_s", 99) < 1 else f"no ({timings.get('build_s', 0):.1f} s)")
+        for label, measured in (("1st (cold cache)", row), ("2nd (image reused)", again),
+                                ("2nd --rebuild (layer cache only)", rebuilt)):
+            stages = ((measured["report"] or {}).get("timings") or {})
+            second.append(f"| {name} | {label} | {measured['wall']:.1f} | "
+                          + " | ".join(f"{stages.get(f'{s}_s', 0):.1f}" for s in STAGES) + " |")
+        lines.append(
+            f"| {name} | {report['original']['size_bytes'] / 1e6:.1f} | {slim_bytes / 1e6:.1f} "
+            f"| {report['reduction']['ratio']} | {traced / 1e6:.1f} | {_within(slim_bytes, traced)} "
+            f"| {exact_cells} "
+            f"| {verify['passed']}/{verify['passed'] + verify['failed']} | {row['wall']:.1f} | "
+            + " | ".join(f"{timings.get(f'{s}_s', 0):.1f}" for s in STAGES)
+            + f" | {fast} | {_again(row, again)} | {_again(row, rebuilt)} |")

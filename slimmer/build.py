@@ -11,6 +11,9 @@ load (the default): no builder at all.
      created file costs the daemon's filesystem about a millisecond). The pipeline
      starts this container while the keep stage runs (prestart_collect), so the
      daemon's container start (about 0.3 s) is not the build's (slimmer/collect.py);
+     and, where it cannot change the result (early_layer), feeds it each path as
+     the keeper keeps it, so the layer is collected and applied during the keep
+     stage and the build only completes it (slimmer/early.py);
   2. that stream is read from the attached container (log driver none, no
      HEALTHCHECK) and passes through block by block (slimmer/layertar.py) into the
      slim image's single layer tar, with generated/ laid over it the way
