@@ -3,6 +3,8 @@ build takes it, and when the build does not (an image reused, the keep stage fai
 it is removed before the run's cleanup, never left for it. In-memory Docker."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from slimmer import pipeline
@@ -50,6 +52,40 @@ def test_a_failing_keep_stage_removes_the_prestarted_container(tmp_path, monkeyp
         raise RuntimeError("keep stage broke")
     monkeypatch.setattr(pipeline, "compute_keep_set", failing)
     with pytest.raises(RuntimeError, match="keep stage broke"):
+        _slim(docker, tmp_path, "one")
+    assert [c for c in docker.created if c.collect]
+    assert seen == [[]]
+
+
+def test_the_first_collect_container_starts_while_the_app_is_traced(tmp_path, monkeypatch):
+    docker = fake()
+    trace_runs = pipeline.trace_runs
+    during_trace = []
+
+    def tracing(*args, **kwargs):
+        deadline = time.monotonic() + 5
+        while not any(c.collect and c.started for c in docker.created) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during_trace.append([c for c in docker.created if c.collect and c.started])
+        return trace_runs(*args, **kwargs)
+    monkeypatch.setattr(pipeline, "trace_runs", tracing)
+    outcome, _ = _slim(docker, tmp_path, "one")
+    assert outcome.failures == []
+    assert len(during_trace[0]) == 1
+    # the first build took that one container: no other was started for it
+    first_build = [c for c in docker.created if c.collect]
+    assert first_build[0] is during_trace[0][0]
+    assert docker.ledger == {"containers": [], "tracked_images": []}
+
+
+def test_a_failing_trace_removes_the_collect_container_started_beside_it(tmp_path, monkeypatch):
+    docker = fake()
+    seen = _collect_containers_at_cleanup(docker)
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("trace broke")
+    monkeypatch.setattr(pipeline, "trace_runs", failing)
+    with pytest.raises(RuntimeError, match="trace broke"):
         _slim(docker, tmp_path, "one")
     assert [c for c in docker.created if c.collect]
     assert seen == [[]]
