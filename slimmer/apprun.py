@@ -84,10 +84,11 @@ class AppRun:
     def start(self) -> None:
         self.docker.start(self.container_id)
         self.started_at = time.monotonic()
+        address = self.docker.container_ip(self.container_id) if self.ports else None
         for port in self.ports:
             host_port = self.docker.host_port(self.container_id, port)
             if host_port:
-                self.endpoints[port] = probing.Endpoint(port, "127.0.0.1", host_port)
+                self.endpoints[port] = probing.Endpoint(port, "127.0.0.1", host_port, direct=address)
         if self.ports and not self.endpoints and not self.alive():
             # Gone before Docker even published its ports: say so, with its last words.
             raise AppFailed("the app exited at once", f"exit code {self.docker.exit_code(self.container_id)}; "
@@ -186,7 +187,7 @@ class AppRun:
                 if not self.alive():
                     error = "the app exited before the log line appeared"
                     break
-                time.sleep(0.2)
+                time.sleep(probing.POLL_S)
         return ProbeResult(name=probe.name, kind="wait", ok=error is None, error=error,
                            elapsed_s=time.monotonic() - start, probe=probe)
 

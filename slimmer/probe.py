@@ -42,13 +42,17 @@ from .probefile import (CrawlLimits, ProbePlan, crawl_limits_from_flags, load_pr
 
 @dataclass
 class Endpoint:
-    """Where the host reaches one container port."""
+    """Where the host reaches one container port; DIRECT: the container's own address, when
+    the port is reached through Docker's proxy (set to None once it proves unreachable)."""
     container_port: int
     host: str
     port: int
+    direct: str | None = None
 
 
 POLL_S = 0.05      # between looks at a port that is not open yet: a connect and a docker inspect each
+QUIET_S = 0.3      # through the proxy: how long an accepted connection must stay open to count
+DIRECT_TIMEOUT_S = 0.5
 
 
 def wait_for_port(endpoint: Endpoint, alive: Callable[[], bool], timeout_s: float) -> float:
@@ -71,9 +75,34 @@ def wait_for_port(endpoint: Endpoint, alive: Callable[[], bool], timeout_s: floa
 
 
 def _accepts(endpoint: Endpoint) -> bool:
+    if endpoint.direct:
+        verdict = _accepts_directly(endpoint.direct, endpoint.container_port)
+        if verdict is not None:
+            return verdict
+        endpoint.direct = None            # not reachable from here: the proxy's way from now on
+    return _accepts_through_proxy(endpoint)
+
+
+def _accepts_directly(address: str, port: int) -> bool | None:
+    """A connect to the container's own address has no proxy in between: the handshake
+    itself says whether a listener is there (refused: no). None: the address cannot be
+    reached from here (a remote daemon, a VM between)."""
+    try:
+        with socket.create_connection((address, port), timeout=DIRECT_TIMEOUT_S):
+            return True
+    except ConnectionRefusedError:
+        return False
+    except OSError:
+        return None
+
+
+def _accepts_through_proxy(endpoint: Endpoint) -> bool:
+    """Docker's proxy accepts at once and closes when nothing listens behind it: a
+    connection counts once it is not closed within QUIET_S (a listener that waits for
+    the client to talk first stays silent that long)."""
     try:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=1) as sock:
-            sock.settimeout(0.3)
+            sock.settimeout(QUIET_S)
             try:
                 data = sock.recv(1, socket.MSG_PEEK)
                 return data != b""   # b"": closed at once (the proxy found no listener)

@@ -6,8 +6,10 @@ file, the line and the field, and the CLI must exit 2 for it.
 from __future__ import annotations
 
 import http.server
+import socket
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -562,3 +564,52 @@ def test_port_scheme_asks_tls_only_when_the_plain_answer_leaves_it_open(answer, 
     finally:
         listener.close()
     assert bool(tried) is tls_tried
+
+
+def _listening() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    return listener
+
+
+def test_a_port_reached_through_the_proxy_counts_at_once_when_the_container_address_answers():
+    """No fixed wait: the container's own address (no proxy between) says at the handshake
+    that a listener is there; the proxy's way needs QUIET_S of silence."""
+    from slimmer import probe as probe_module
+    app = _listening()
+    try:
+        port = app.getsockname()[1]
+        direct = probe_module.Endpoint(port, "127.0.0.1", port, direct="127.0.0.1")
+        start = time.monotonic()
+        assert probe_module.wait_for_port(direct, lambda: True, 5) < probe_module.QUIET_S
+        assert time.monotonic() - start < probe_module.QUIET_S
+        assert direct.direct == "127.0.0.1"
+        start = time.monotonic()
+        assert probe_module._accepts(probe_module.Endpoint(port, "127.0.0.1", port))      # the proxy's way
+        assert time.monotonic() - start >= probe_module.QUIET_S
+    finally:
+        app.close()
+
+
+def test_a_refused_container_address_means_no_listener_whatever_the_proxy_accepts():
+    from slimmer import probe as probe_module
+    proxy, closed = _listening(), _listening()
+    closed_port = closed.getsockname()[1]
+    closed.close()                               # nothing listens there any more
+    try:
+        endpoint = probe_module.Endpoint(closed_port, "127.0.0.1", proxy.getsockname()[1], direct="127.0.0.1")
+        assert probe_module._accepts(endpoint) is False
+    finally:
+        proxy.close()
+
+
+def test_an_unreachable_container_address_falls_back_to_the_proxy_for_good():
+    from slimmer import probe as probe_module
+    proxy = _listening()
+    try:
+        endpoint = probe_module.Endpoint(80, "127.0.0.1", proxy.getsockname()[1], direct="256.0.0.1")
+        assert probe_module._accepts(endpoint) is True          # a quiet listener behind the proxy
+        assert endpoint.direct is None
+    finally:
+        proxy.close()
