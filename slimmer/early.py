@@ -125,7 +125,9 @@ class EarlyLayer:
             self.cond.notify()
         collect = self.collect
         if collect is not None and collect.output is not None:
-            collect.output.close()        # the importer's read ends; the sender's writes fail
+            # the importer's waiting read ends, the sender's writes fail (not close(): it
+            # would wait for the buffer's lock, which the importer's read holds)
+            collect.output.interrupt()
         self.sender.join()
         if self.importer is not None:
             self.importer.join()

@@ -110,6 +110,11 @@ class AttachedOutput(io.BufferedReader):
     def stderr(self) -> bytes:
         return bytes(self.raw.stderr)
 
+    def interrupt(self) -> None:
+        """End the connection from another thread: a read waiting in it returns the end of
+        the stream. (close() takes the buffer's lock, which a waiting read holds.)"""
+        self.raw.close()
+
     def send_input(self, data: bytes, end: bool = True) -> None:
         """DATA to the container's stdin; with END, then its end (the write half of the
         connection shut: the daemon closes a stdin_once container's stdin)."""

@@ -51,6 +51,9 @@ class _Output(io.RawIOBase):
         self._ready.set()
         super().close()
 
+    def interrupt(self) -> None:
+        self.close()
+
 
 App = Callable[[set[str]], tuple[int, bytes, list[str]]]   # present paths -> (exit, stdout, touched)
 
