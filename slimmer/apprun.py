@@ -142,7 +142,8 @@ class AppRun:
         try:
             for member in archive:
                 if member.isfile():
-                    files[os.path.basename(member.name)] = archive.extractfile(member).read()
+                    # names under the log directory: trace.PID.log, run.PID.log, exec-N/run.PID.log
+                    files[member.name.split("/", 1)[-1]] = archive.extractfile(member).read()
         finally:
             archive.close()
         if not files:
@@ -154,10 +155,13 @@ class AppRun:
 
     # --- probes run inside the container ----------------------------------------------
 
-    def exec_probe(self, probe: ExecProbe) -> tuple[ProbeResult, bytes]:
+    def exec_probe(self, probe: ExecProbe, log_name: str | None = None) -> tuple[ProbeResult, bytes]:
+        """PROBE run in the container; traced, its sensor logs go to LOG_DIR/LOG_NAME when
+        given (fetch_trace names them LOG_NAME/run.PID.log: verify.py knows whose they are)."""
         argv = list(probe.argv)
         if self.traced:
-            argv = [sensor.SENSOR_IN_CONTAINER, "run", "--log", sensor.LOG_DIR, "--"] + argv
+            log_dir = f"{sensor.LOG_DIR}/{log_name}" if log_name else sensor.LOG_DIR
+            argv = [sensor.SENSOR_IN_CONTAINER, "run", "--log", log_dir, "--"] + argv
         user = probe.user if probe.user is not None else self.user
         start = time.monotonic()
         code, output = self.docker.exec_run(self.container_id, argv, user=user or None,

@@ -260,7 +260,7 @@ class TracedPath:
     path: str
     syscalls: frozenset[str]
     write: bool                # opened for write/create, or mkdir/unlink/rename/... on it
-    logs: frozenset[str] = frozenset()   # the sensor log files that recorded it (trace.N.log, run.N.log)
+    logs: frozenset[str] = frozenset()   # the sensor logs that recorded it (trace.N.log, run.N.log, exec-K/run.N.log)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class SlimRun:
     """One verification run: the checks, the slim app's log, and what it reached."""
     verification: Verification
     trace: TraceLog | None          # None when the run could not start or left no log
-    exec_logs: dict[str, str]       # sensor run-log name -> the exec probe that wrote it
+    exec_logs: dict[str, str]       # log directory (exec-N) -> the exec probe whose sensor logs are there
 
 
 def compare(original: ProbeResult, slim: ProbeResult) -> ProbeCheck:
@@ -83,11 +83,10 @@ def verify_image(docker: DockerPort, original_image: ImageInfo, slim: BuiltImage
             app.wait_ports(extra=tuple(sorted({r.port for r in original_results if r.port})))
         replays = [r for r in original_results if r.kind != "run"]
         for number, original in enumerate(replays, 1):
-            before = _log_names(app) if isinstance(original.probe, ExecProbe) else None
-            checks.append(compare(original, _replay(app, original)))
-            if before is not None:
-                for name in _log_names(app) - before:
-                    exec_logs[name] = original.name
+            log_name = f"exec-{number}"      # an exec probe's sensor logs go to a directory of its own
+            if isinstance(original.probe, ExecProbe):
+                exec_logs[log_name] = original.name
+            checks.append(compare(original, _replay(app, original, log_name)))
             check = checks[-1]
             emit(ProbeDone("verify", number, len(replays), original.name, check.passed,
                            None if check.passed else check.reason, check.warning or None))
@@ -159,22 +158,14 @@ def removed_reached(slim_run: SlimRun, index: ImageIndex, keep_set: KeepSet,
 
 
 def _who(traced, exec_logs: dict[str, str]) -> str:
-    probes = sorted({exec_logs[name] for name in getattr(traced, "logs", ()) if name in exec_logs})
+    """The exec probes whose own logs (exec-N/...) saw the path, else the app."""
+    directories = {name.split("/", 1)[0] for name in getattr(traced, "logs", ()) if "/" in name}
+    probes = sorted({exec_logs[directory] for directory in directories if directory in exec_logs})
     return ", ".join(probes) if probes else "the app while the probes ran"
 
 
 def _under(path: str, roots) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
-
-
-def _log_names(app: AppRun) -> set[str]:
-    archive = app.docker.get_archive(app.container_id, sensor.LOG_DIR)
-    if archive is None:
-        return set()
-    try:
-        return {os.path.basename(member.name) for member in archive if member.isfile()}
-    finally:
-        archive.close()
 
 
 def _fetch_trace(app: AppRun) -> TraceLog | None:
@@ -184,12 +175,12 @@ def _fetch_trace(app: AppRun) -> TraceLog | None:
         return None
 
 
-def _replay(app: AppRun, original: ProbeResult) -> ProbeResult:
+def _replay(app: AppRun, original: ProbeResult, log_name: str) -> ProbeResult:
     probe = original.probe
     if isinstance(probe, HttpProbe):
         return probing.run_http(probe, app.http_endpoint(probe.port), original.runs)
     if isinstance(probe, ExecProbe):
-        return app.exec_probe(probe)[0]
+        return app.exec_probe(probe, log_name)[0]
     if isinstance(probe, WaitProbe):
         return app.wait_probe(probe)
     raise SlimError("cannot replay a probe", original.name, "report this as a bug")

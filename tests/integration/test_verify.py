@@ -27,6 +27,9 @@ CMD ["/bin/sh", "-c", "n=$(ls /opt/data | wc -l); cat /opt/plugins/$n.txt"]
 """
 
 
+EXEC_SCAN = "/bin/sh -c 'n=$(ls /opt/data | wc -l); cat /opt/plugins/$n.txt'"
+
+
 @pytest.fixture(scope="module")
 def scanner_image(docker_client, session_ledger):
     image, _ = docker_client.images.build(fileobj=io.BytesIO(SCANNER_DOCKERFILE.encode()),
@@ -45,6 +48,10 @@ def slimmed(sample_images, scanner_image, tmp_path_factory, docker_client):
         "repair": lambda: SlimRun(scanner_image, "slimmer-test/scanner:repaired", workdir, "repair"),
         "no-repair": lambda: SlimRun(scanner_image, "slimmer-test/scanner:no-repair", workdir, "no-repair",
                                      "--no-repair"),
+        # the scan as an exec probe beside a long-running app: the probe reaches the file
+        "exec-repair": lambda: SlimRun(scanner_image, "slimmer-test/scanner:exec-repaired", workdir, "exec-repair",
+                                       "--run", "/bin/sh -c 'trap \"exit 0\" TERM; while :; do sleep 0.2; done'",
+                                       "--continue-after", "probes", "--exec-probe", EXEC_SCAN),
     }
     yield from once_per_session(lambda name: runs[name](), docker_client)
 
@@ -91,3 +98,15 @@ def test_no_repair_fails_naming_the_file_and_leaves_no_image(slimmed):
     assert result.report["verify"]["reached_removed"] == [
         {"path": "/opt/plugins/0.txt", "probe": "the app while the probes ran"}]
     assert not _image_exists(result.tag)
+
+
+def test_a_removed_file_an_exec_probe_reaches_is_repaired_in_its_name(slimmed):
+    """The exec probe's sensor logs go to a directory of their own (exec-N/): the report names
+    the probe that reached the file, not the app."""
+    result = slimmed("exec-repair")
+    verify = result.report["verify"]
+    assert [entry["path"] for entry in verify["repaired"]] == ["/opt/plugins/0.txt"], result.explain()
+    assert verify["repaired"][0]["probe"] == "exec " + " ".join(
+        ["/bin/sh", "-c", "n=$(ls /opt/data | wc -l); cat /opt/plugins/$n.txt"]), verify["repaired"]
+    with open(f"{result.artifacts}/keep.list") as handle:
+        assert "/opt/plugins/0.txt" in handle.read().split("\n")

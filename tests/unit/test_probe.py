@@ -613,3 +613,15 @@ def test_an_unreachable_container_address_falls_back_to_the_proxy_for_good():
         assert endpoint.direct is None
     finally:
         proxy.close()
+
+
+def test_a_path_an_exec_probe_reached_is_named_after_the_probe_whose_log_directory_saw_it():
+    from slimmer.model import TracedPath
+    from slimmer.verify import _who
+    exec_logs = {"exec-2": "exec psql -c SELECT 1", "exec-5": "exec cat /x"}
+    assert _who(TracedPath("/x", frozenset({"openat"}), False, frozenset({"exec-5/run.9.log"})), exec_logs) \
+        == "exec cat /x"
+    both = TracedPath("/y", frozenset({"openat"}), False, frozenset({"exec-2/run.3.log", "exec-5/run.9.log"}))
+    assert _who(both, exec_logs) == "exec cat /x, exec psql -c SELECT 1"
+    assert _who(TracedPath("/z", frozenset({"openat"}), False, frozenset({"trace.1.log"})), exec_logs) \
+        == "the app while the probes ran"
