@@ -30,7 +30,9 @@ How to add a rule:
   1. add its reason to model.KeepReason and place it in core.PRECEDENCE;
   2. write keep/NAME.py: a docstring that defines the rule, and a Rule
      subclass with name, stage, reasons, default, cost and the method of its
-     stage (`apply`, `each` or `generate`); per-run state goes in __init__;
+     stage (`apply`, `each` or `generate`); per-run state goes in __init__; a
+     GENERATE rule lists every path it may write in `may_generate` (the early
+     layer holds the directories above them back: slimmer/early.py);
   3. append the class to rules.RULE_TYPES, in run order within its stage;
   4. add its row to the table in docs/KEEP-RULES.md and a table-driven test
      in tests/unit/test_keep_*.py.
