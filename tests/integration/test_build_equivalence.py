@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from slimmer.build import load_slim_image
+from slimmer.build import build_with_builder, load_slim_image
 from slimmer.collect import PrestartedCollect
 from slimmer.docker_api import Docker
 from slimmer.early import EarlyLayer
@@ -128,7 +128,9 @@ def build_both_ways(original: str, traced: list[str], directory: str) -> tuple[d
     adapter.track_image(loaded_tag)
     adapter.track_image(early_tag)
     try:
-        docker("build", "-q", "--no-cache", "--force-rm", "-t", builder_tag, artifacts.directory)
+        # the legacy builder's own build of the Dockerfile (no cache); its intermediate images,
+        # the collect stage's among them, are removed as slim build removes them
+        build_with_builder(adapter, artifacts, builder_tag)
         load_slim_image(adapter, artifacts, loaded_tag)
         original_id = adapter.inspect_image(original)["Id"]
         early = EarlyLayer(adapter, PrestartedCollect(adapter, original_id, artifacts.sensor))
