@@ -262,11 +262,9 @@ def _load_streamed(docker: DockerPort, artifacts: Artifacts, slim_config: dict, 
     with started or CollectContainer(docker, original_id, artifacts.sensor) as collect:
         if run_import is None:
             collect.feed(artifacts)
+            run_import = lambda: docker.import_layer(batched(layer.blocks(collect.output)))  # noqa: E731
         try:
-            if run_import is None:
-                imported = docker.import_layer(batched(layer.blocks(collect.output)))
-            else:
-                imported = run_import()
+            imported = run_import()
         except DaemonFailed:
             raise
         except SlimError as exc:

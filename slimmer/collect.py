@@ -82,13 +82,9 @@ class CollectContainer:
         """The keep list to the waiting sensor: from here on the output is the layer tar."""
         self.directory = artifacts.directory
         with open(artifacts.keep_list, "rb") as handle:
-            self.send(handle.read(), end=True)
-
-    def send(self, lines: bytes, end: bool = False) -> None:
-        """Keep-list LINES to the sensor, which collects each as it arrives; END: the list
-        is complete (the sensor then ends the tar and exits)."""
+            keep_list = handle.read()
         try:
-            self.output.send_input(lines, end=end)
+            self.output.send_input(keep_list)
         except OSError as exc:
             self.check_exit()                # a collect step that died explains it best
             raise SlimError("cannot send the keep list to the collect container", str(exc),

@@ -74,7 +74,7 @@ class LayerTar:
             yield from _content(collected, size)
             if kind in _DATA_TYPES:
                 self.content_bytes += size
-        yield from self._generated(generated, {})
+        yield from self._generated(generated)
 
     def _generated_last(self, collected: BinaryIO) -> Iterator[bytes]:
         held: dict[bytes, bytes] = {}         # directory entries generated/ may hold, in their order
@@ -91,15 +91,15 @@ class LayerTar:
         for key, raw in held.items():
             if key not in generated:
                 yield raw                     # no generated one: the collected entry, after all
-        yield from self._generated(generated, {})
+        yield from self._generated(generated)
 
-    def _generated(self, generated: dict, replaced_sizes: dict[bytes, int]) -> Iterator[bytes]:
+    def _generated(self, generated: dict) -> Iterator[bytes]:
         """The generated entries left, sorted, then the end of the archive."""
         for name in sorted(generated):
             info, source = generated[name]
             yield info.tobuf(format=tarfile.PAX_FORMAT)
             if info.isreg():
-                self.content_bytes += info.size - replaced_sizes.pop(name, 0)
+                self.content_bytes += info.size
                 with open(source, "rb") as handle:
                     data = handle.read()
                 if len(data) != info.size:

@@ -44,19 +44,6 @@ def test_a_reused_image_leaves_no_collect_container(tmp_path):
     assert seen == [[]]
 
 
-def test_a_failing_keep_stage_removes_the_prestarted_container(tmp_path, monkeypatch):
-    docker = fake()
-    seen = _collect_containers_at_cleanup(docker)
-
-    def failing(*args, **kwargs):
-        raise RuntimeError("keep stage broke")
-    monkeypatch.setattr(pipeline, "compute_keep_set", failing)
-    with pytest.raises(RuntimeError, match="keep stage broke"):
-        _slim(docker, tmp_path, "one")
-    assert [c for c in docker.created if c.collect]
-    assert seen == [[]]
-
-
 def test_the_first_collect_container_starts_while_the_app_is_traced(tmp_path, monkeypatch):
     docker = fake()
     trace_runs = pipeline.trace_runs
@@ -78,14 +65,16 @@ def test_the_first_collect_container_starts_while_the_app_is_traced(tmp_path, mo
     assert docker.ledger == {"containers": [], "tracked_images": []}
 
 
-def test_a_failing_trace_removes_the_collect_container_started_beside_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage, failing_step", [("keep stage", "compute_keep_set"), ("trace", "trace_runs")])
+def test_a_failing_stage_removes_the_prestarted_container(tmp_path, monkeypatch, stage, failing_step):
+    """The collect container, started beside the trace, is gone whichever stage fails."""
     docker = fake()
     seen = _collect_containers_at_cleanup(docker)
 
     def failing(*args, **kwargs):
-        raise RuntimeError("trace broke")
-    monkeypatch.setattr(pipeline, "trace_runs", failing)
-    with pytest.raises(RuntimeError, match="trace broke"):
+        raise RuntimeError(f"{stage} broke")
+    monkeypatch.setattr(pipeline, failing_step, failing)
+    with pytest.raises(RuntimeError, match=f"{stage} broke"):
         _slim(docker, tmp_path, "one")
     assert [c for c in docker.created if c.collect]
     assert seen == [[]]

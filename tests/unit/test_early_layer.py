@@ -13,18 +13,14 @@ import time
 import pytest
 
 from slimmer import pipeline
-from slimmer.events import BuildStep, Note
+from slimmer.events import Note
 from slimmer.keep import core as keep_core
 from slimmer.keep import generated_directories
 from slimmer.layertar import LayerTar
-from tests.unit.test_build_reuse import _slim
+from tests.unit.test_build_reuse import _slim, _steps
 from tests.unit.test_pipeline import fake
 
 EARLY = "since the keep stage began"
-
-
-def _steps(events) -> list[str]:
-    return [event.instruction for event in events if isinstance(event, BuildStep)]
 
 
 def test_the_layer_is_collected_while_the_keep_stage_runs(tmp_path, monkeypatch):
@@ -95,7 +91,6 @@ def test_no_early_layer_where_it_could_change_or_waste_the_build(tmp_path, monke
 def test_a_failing_keep_stage_leaves_no_image_and_no_container(tmp_path, monkeypatch):
     monkeypatch.setenv("SLIMMER_CACHE_DIR", str(tmp_path / "cache"))
     docker = fake()
-    run = keep_core.Keeper.run
 
     def failing(self):
         self.keep("/bin/sh", keep_core.KeepReason.TRACED, None)     # some paths sent first
